@@ -1,0 +1,1 @@
+"""Sync protocol, the clinic's outbox pump and the township server."""
