@@ -4,4 +4,21 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh, migrated clinic database with a village clinic (一级, Ezhou policy) as its institution."""
+    from clinic.db.engine import open_database
+    from clinic.profile import create_local_institution
+
+    database = open_database(tmp_path / "clinic.db")
+    with database.session("test-admin") as s:
+        create_local_institution(s, "H42070400101", "鄂州市华容区临江乡卫生室", "1", "ezhou",
+                                 "H420704001", "华容区临江乡卫生院")
+    database.load_local_institution()
+    yield database
+    database.close()
