@@ -1,5 +1,5 @@
 """Sub-commands of `liangbing`; each module has register(subparsers) that sets a handler."""
 
-from desktop.commands import policy_cmd, settle_cmd
+from desktop.commands import db_cmds, policy_cmd, settle_cmd
 
-COMMANDS = [settle_cmd, policy_cmd]
+COMMANDS = [settle_cmd, policy_cmd, db_cmds]

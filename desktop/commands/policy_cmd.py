@@ -13,6 +13,7 @@ def register(sub) -> None:
     show = verbs.add_parser("show", help="显示一个政策的全部设置")
     show.add_argument("id")
     show.set_defaults(handler=run_show)
+    register_set(verbs)
 
 
 def run_list(args) -> int:
@@ -36,4 +37,27 @@ def run_show(args) -> int:
             print(f"  {key:38} {shown:12} {setting_label(key)}")
         for note in policy.notes:
             print(f"  注：{note}")
+    return 0
+
+
+def register_set(verbs) -> None:
+    p = verbs.add_parser("set", help="管理员填写政策未规定的本地设置")
+    p.add_argument("--db", required=True)
+    p.add_argument("key")
+    p.add_argument("value")
+    p.set_defaults(handler=run_set)
+
+
+def run_set(args) -> int:
+    from clinic.db.engine import open_database
+    from clinic.profile import local_institution, set_policy_setting
+
+    db = open_database(args.db, create=False)
+    try:
+        with db.session("admin") as s:
+            region = local_institution(s).region
+            set_policy_setting(s, region, args.key, args.value)
+    finally:
+        db.close()
+    print(f"已保存：{region} {args.key} = {args.value}")
     return 0

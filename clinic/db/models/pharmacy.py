@@ -29,9 +29,11 @@ class Drug(Base):
     essential: Mapped[bool] = mapped_column(Boolean, default=False)      # 国家基本药物
     consistency: Mapped[bool] = mapped_column(Boolean, default=False)    # 通过一致性评价
     vbp: Mapped[bool] = mapped_column(Boolean, default=False)            # 集采中选
-    vbp_price: Mapped[Decimal | None] = mapped_column(Money)       # 中选价 = payment standard
-    platform_price: Mapped[Decimal | None] = mapped_column(Money)  # 省平台实际采购价
-    retail_price: Mapped[Decimal] = mapped_column(Money)           # the clinic's selling price per unit
+    # Unit prices keep every digit the price list gives (集采 prices such as 0.0658 元/片): the cent
+    # rounding happens on line totals, never on unit prices.
+    vbp_price: Mapped[Decimal | None] = mapped_column(DecimalText)   # 中选价 = payment standard
+    platform_price: Mapped[Decimal | None] = mapped_column(DecimalText)  # 省平台实际采购价
+    retail_price: Mapped[Decimal] = mapped_column(DecimalText)       # the clinic's selling price per unit
     sample_price: Mapped[bool] = mapped_column(Boolean, default=False)   # price is a sample, not real
     pinyin_initials: Mapped[str] = mapped_column(String(60), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -43,7 +45,7 @@ class StockLot(Synced, Base):
     lot_no: Mapped[str] = mapped_column(String(40))
     expiry: Mapped[date] = mapped_column(Date)
     on_hand: Mapped[Decimal] = mapped_column(DecimalText)
-    cost_price: Mapped[Decimal | None] = mapped_column(Money)
+    cost_price: Mapped[Decimal | None] = mapped_column(DecimalText)
     supplier: Mapped[str | None] = mapped_column(String(100))
     received_on: Mapped[date] = mapped_column(Date)
 

@@ -1,0 +1,182 @@
+"""配药 and 结算 of a continuous prescription, with the checks the policies demand.
+
+- Refill window (seeds/000 附件3 注意2): a refill only when the previous supply has at most N days
+  left, N from the policy; an early refill is 重复配药 and is refused with the first allowed date.
+- Over-quantity (超量配药, seeds/003 national plan (十一)): no more than the prescription still covers.
+- Out of scope (超范围用药): the patient must be entitled to the disease on the day of dispensing.
+Stock is taken first-expiring first; dispensing beyond stock needs a recorded override reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clinic import catalogue, stock
+from clinic.db.models import Dispense, DispenseLine, Drug, Patient, Prescription, PrescriptionLine, Settlement
+from clinic.filings import entitlements
+from clinic.policy import Policy
+from clinic.prescriptions import daily_dose, quantity_for
+from clinic.profile import local_institution
+from clinic.settlement import Item, Purchase, settle
+from clinic.settlement.service import record_settlement, refund, refunded_dispense_ids, year_to_date
+from clinic.vocab import DISEASES
+
+
+class DispenseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RefillCheck:
+    allowed: bool
+    days_left: int
+    first_allowed_on: date | None
+    reason: str = ""
+
+
+def _supply_lines(session: Session, patient_id: str, drug_code: str | None = None):
+    refunded = refunded_dispense_ids(session, patient_id)
+    query = (select(Dispense.id, Dispense.dispensed_on, DispenseLine.drug_code, DispenseLine.quantity,
+                    DispenseLine.daily_dose)
+             .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
+             .where(Dispense.patient_id == patient_id, Dispense.deleted_at.is_(None))
+             .order_by(Dispense.dispensed_on, Dispense.created_at))
+    if drug_code is not None:
+        query = query.where(DispenseLine.drug_code == drug_code)
+    return [row for row in session.execute(query) if row.id not in refunded]
+
+
+def runs_out_on(dispenses: list[tuple[date, Decimal, Decimal]]) -> date | None:
+    """First day without the drug, from (date, quantity, daily dose) in date order. An early refill
+    adds its days to what is left, so supplies stack."""
+    run_out = None
+    for on, quantity, per_day in dispenses:
+        days = math.floor(quantity / per_day) if per_day > 0 else 0
+        start = max(on, run_out) if run_out else on
+        run_out = start + timedelta(days=days)
+    return run_out
+
+
+def check_refill(session: Session, patient_id: str, drug: Drug, on: date, window_days: int) -> RefillCheck:
+    rows = _supply_lines(session, patient_id, drug.code)
+    run_out = runs_out_on([(r.dispensed_on, r.quantity, r.daily_dose) for r in rows])
+    if run_out is None or run_out <= on:
+        return RefillCheck(True, 0, None)
+    days_left = (run_out - on).days
+    first = run_out - timedelta(days=window_days)
+    if days_left <= window_days:
+        return RefillCheck(True, days_left, first)
+    return RefillCheck(False, days_left, first, (
+        f"重复配药：{drug.generic_name} 上次所配药量还可用 {days_left} 天，须剩余不超过 {window_days} 天"
+        f"方可续配，最早 {first} 可配"))
+
+
+def dispensed_under(session: Session, line: PrescriptionLine) -> Decimal:
+    refunded = refunded_dispense_ids(session, session.get(Prescription, line.prescription_id).patient_id)
+    rows = session.execute(
+        select(Dispense.id, DispenseLine.quantity).join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
+        .where(Dispense.prescription_id == line.prescription_id, DispenseLine.drug_code == line.drug_code))
+    return sum((q for dispense_id, q in rows if dispense_id not in refunded), Decimal(0))
+
+
+def dispense_and_settle(session: Session, policy: Policy, prescription: Prescription, on: date, *,
+                        days: int, dispenser_name: str, override_reason: str | None = None,
+                        prescriber_level: str | None = None):
+    """Dispense every line of the prescription for `days` days and settle the purchase.
+
+    Returns the stored Settlement. Raises DispenseError (or stock.StockShortage) with the reason;
+    the caller's transaction then rolls back, so nothing is half-written.
+    """
+    patient = session.get(Patient, prescription.patient_id)
+    if prescription.state != "active":
+        raise DispenseError("处方已停用，请重新开具")
+    if not prescription.prescribed_on <= on <= prescription.valid_until:
+        raise DispenseError(f"处方有效期为 {prescription.prescribed_on} 至 {prescription.valid_until}，"
+                            f"{on} 不在有效期内，请续方")
+    if days < 1:
+        raise DispenseError("配药天数必须大于0")
+    filings = entitlements(session, patient, policy, on)
+    entitled = {f.disease for f in filings}
+    institution = local_institution(session)
+    dispense = Dispense(patient_id=patient.id, prescription_id=prescription.id, dispensed_on=on,
+                        dispenser_name=dispenser_name, override_reason=override_reason or None)
+    items = []
+    for line in prescription.lines:
+        drug = session.get(Drug, line.drug_code)
+        if line.disease not in entitled:
+            raise DispenseError(f"超范围用药：患者 {on} 未享受{DISEASES[line.disease]}“两病”待遇，"
+                                f"不能按“两病”配 {drug.generic_name}")
+        refill = check_refill(session, patient.id, drug, on, policy.refill_window_days)
+        if not refill.allowed:
+            raise DispenseError(refill.reason)
+        quantity = quantity_for(line.dose, line.frequency, days)
+        left = line.quantity - dispensed_under(session, line)
+        if quantity > left:
+            raise DispenseError(f"超量配药：{drug.generic_name} 本处方剩余可配 {left.normalize():f}{drug.unit}，"
+                                f"本次 {days} 天需 {quantity.normalize():f}{drug.unit}")
+        standard = catalogue.payment_standard(drug, policy)
+        items.append(Item(drug.code, drug.generic_name, line.disease, quantity, drug.retail_price, standard))
+        dispense.lines.append(DispenseLine(
+            position=line.position, drug_code=drug.code, drug_name=drug.generic_name, spec=drug.spec,
+            disease=line.disease, quantity=quantity, daily_dose=daily_dose(line.dose, line.frequency),
+            unit_price=drug.retail_price, payment_standard=standard, in_scope=True,
+            line_total=Decimal(0), policy_range=Decimal(0), over_standard=Decimal(0)))
+    session.add(dispense)
+    session.flush()
+    for line in dispense.lines:
+        stock.take_for_dispense(session, line.drug_code, line.quantity, on, dispense.id, override_reason)
+    ytd = year_to_date(session, patient.id, on)
+    purchase = Purchase(
+        date=on, insurance=patient.insurance, contribution=patient.contribution, filings=filings,
+        institution_level=institution.level, prescriber_level=prescriber_level, items=tuple(items),
+        ytd_fund_paid=ytd.fund_paid, ytd_deductible_paid=ytd.deductible_paid)
+    result = settle(policy, purchase)
+    for line, computed in zip(dispense.lines, result.lines, strict=True):
+        line.line_total, line.policy_range, line.over_standard = (
+            computed.total, computed.policy_range, computed.over_standard)
+    return record_settlement(session, dispense, purchase, result, institution.code, dispenser_name)
+
+
+@dataclass(frozen=True)
+class RunningOut:
+    patient_id: str
+    drug_code: str
+    runs_out_on: date
+    days_left: int
+
+
+def running_out(session: Session, on: date, within_days: int, lapsed_days: int = 30) -> list[RunningOut]:
+    """The morning list: patients whose supply runs out within `within_days` (or ran out in the last
+    `lapsed_days` without a refill), soonest first."""
+    since = on - timedelta(days=400)
+    rows = session.execute(
+        select(Dispense.id, Dispense.patient_id, Dispense.dispensed_on, DispenseLine.drug_code,
+               DispenseLine.quantity, DispenseLine.daily_dose)
+        .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
+        .where(Dispense.dispensed_on >= since, Dispense.dispensed_on <= on, Dispense.deleted_at.is_(None))
+        .order_by(Dispense.dispensed_on, Dispense.created_at)).all()
+    refunded = set(session.scalars(select(Settlement.dispense_id).where(Settlement.reverses_id.is_not(None))))
+    supplies: dict[tuple[str, str], list] = {}
+    for r in rows:
+        if r.id not in refunded:
+            supplies.setdefault((r.patient_id, r.drug_code), []).append((r.dispensed_on, r.quantity, r.daily_dose))
+    found = []
+    for (patient_id, drug_code), history in supplies.items():
+        end = runs_out_on(history)
+        if end is not None and on - timedelta(days=lapsed_days) <= end <= on + timedelta(days=within_days):
+            found.append(RunningOut(patient_id, drug_code, end, (end - on).days))
+    return sorted(found, key=lambda r: r.runs_out_on)
+
+
+def refund_purchase(session: Session, settlement: Settlement, on: date, reason: str,
+                    operator_name: str) -> Settlement:
+    """退费: a reversing settlement, and the drugs go back to the lots they came from."""
+    reversal = refund(session, settlement, on, reason, operator_name)
+    stock.return_to_stock(session, settlement.dispense_id, on, reason)
+    return reversal

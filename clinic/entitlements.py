@@ -1,0 +1,49 @@
+"""Which 两病 a patient is entitled to on a date, as settlement needs it (clinic.settlement.engine.Filing).
+
+- An approved filing entitles from its filed_on (seeds/000 二(一)2: 经认定备案后开始享受待遇); a
+  change replaces it from the change's filed_on, so a back-dated offline settlement sees the filing in
+  force on that day; an approved 痊愈 change ends the entitlement.
+- Where the policy says so (吕梁; 云南 seeds/003 (七), national plan 一(一)), a patient under public-health
+  规范化管理 is entitled without a filing, as 普通. A reviewed filing, even a cure, decides over the flag.
+- Exactly one primary disease (seeds/000 二(一)4(4)): the filing the patient named primary; else a filed
+  disease before a managed-only one, hypertension before diabetes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clinic.db.models import Filing, Patient
+from clinic.policy import Policy
+from clinic.settlement.engine import Filing as Entitlement
+from clinic.vocab import DISEASES
+
+
+def _in_force_order(filing: Filing) -> tuple:
+    return (filing.filed_on, filing.reviewed_at or filing.created_at or datetime.min)
+
+
+def filing_in_force(session: Session, patient: Patient, disease: str, on: date) -> Filing | None:
+    """The approved (possibly since superseded) filing of a disease that applied on `on`, cured included."""
+    rows = session.scalars(select(Filing).where(
+        Filing.patient_id == patient.id, Filing.disease == disease, Filing.deleted_at.is_(None),
+        Filing.state.in_(("approved", "superseded")), Filing.filed_on <= on))
+    return max(rows, key=_in_force_order, default=None)
+
+
+def entitlements(session: Session, patient: Patient, policy: Policy, on: date) -> tuple[Entitlement, ...]:
+    found: list[tuple[str, str, int]] = []   # disease, tier, rank for primary (lower wins)
+    for disease in DISEASES:
+        filing = filing_in_force(session, patient, disease, on)
+        if filing is not None:
+            if filing.change_reason != "cured":
+                found.append((disease, filing.tier, 0 if filing.is_primary else 1))
+        elif policy.entitles_managed_patients() and getattr(patient, f"managed_{disease}"):
+            found.append((disease, "ordinary", 2))
+    if not found:
+        return ()
+    primary = min(found, key=lambda item: item[2])[0]    # min keeps the first (hypertension) on ties
+    return tuple(Entitlement(disease=d, tier=tier, primary=d == primary) for d, tier, _ in found)

@@ -1,0 +1,270 @@
+"""Health management of 两病 patients (national plan 三(六) 医防融合, 云南 seeds/003 (八) and (十一)):
+follow-up visits, blood-pressure and glucose control (濉溪 seeds/004 附件2 血压/血糖管理达标率), and the
+doctor's morning lists of patients to follow up or to file.
+
+The seeds name the national primary-care guidelines (seeds/000 item 6: 国家基层高血压、糖尿病防治管理
+指南) but not their figures, so the thresholds below are taken from those guidelines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clinic.db.models import Dispense, DispenseLine, Drug, Filing, FollowUp, Patient
+from clinic.entitlements import entitlements
+from clinic.policy import Policy
+from clinic.vocab import CLASS_DISEASE, DISEASES
+
+# 国家基本公共卫生服务规范（第三版）: 高血压、2型糖尿病患者每年至少4次面对面随访, i.e. quarterly.
+FOLLOW_UP_INTERVAL_DAYS = 90
+
+# 国家基层高血压防治管理指南（2020版）: 血压控制目标 < 140/90 mmHg.
+SBP_CONTROLLED_BELOW = 140
+DBP_CONTROLLED_BELOW = 90
+# 国家基层糖尿病防治管理指南（2022）: 空腹血糖 < 7.0 mmol/L, 糖化血红蛋白 < 7.0 %.
+GLUCOSE_CONTROLLED_BELOW = Decimal("7.0")
+HBA1C_CONTROLLED_BELOW = Decimal("7.0")
+
+# Plausibility ranges: a reading outside them is a typing slip, not a patient.
+SBP_RANGE, DBP_RANGE = (60, 300), (30, 200)
+GLUCOSE_RANGE = (Decimal("1.0"), Decimal("40.0"))   # mmol/L
+HBA1C_RANGE = (Decimal("3"), Decimal("20"))         # %
+
+# 服药依从性 as on the national follow-up form.
+ADHERENCE = {"regular": "规律", "intermittent": "间断", "none": "不服药"}
+CONTROLLED, UNCONTROLLED, UNKNOWN = "controlled", "uncontrolled", "unknown"
+
+
+class HealthError(ValueError):
+    """A follow-up record cannot be saved; the message says why, in Chinese."""
+
+
+def bp_abnormal(sbp: int | None, dbp: int | None) -> bool:
+    return (sbp is not None and sbp >= SBP_CONTROLLED_BELOW) or (dbp is not None and dbp >= DBP_CONTROLLED_BELOW)
+
+
+def glucose_abnormal(fasting_glucose: Decimal | None) -> bool:
+    return fasting_glucose is not None and fasting_glucose >= GLUCOSE_CONTROLLED_BELOW
+
+
+def _int(value: object, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise HealthError(f"{what}不是有效数字：{value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise HealthError(f"{what}不是有效数字：{value!r}") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise HealthError(f"{what}应为整数（mmHg）：{value!r}")
+    return int(number)
+
+
+def _decimal(value: object, what: str, bounds: tuple[Decimal, Decimal], unit: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise HealthError(f"{what}不是有效数字：{value!r}") from None
+    if isinstance(value, bool) or not number.is_finite() or not bounds[0] <= number <= bounds[1]:
+        raise HealthError(f"{what} {value} {unit} 不合理（应在 {bounds[0]}–{bounds[1]} {unit} 之间），请核对")
+    return number
+
+
+def record_follow_up(session: Session, patient: Patient, *, visit_on: date, doctor_name: str,
+                     sbp: int | None = None, dbp: int | None = None, fasting_glucose: object = None,
+                     hba1c: object = None, adherence: str | None = None, next_visit_on: date | None = None,
+                     notes: str | None = None, interval_days: int = FOLLOW_UP_INTERVAL_DAYS) -> FollowUp:
+    """A 随访 with its readings checked for plausibility; the next visit defaults to one quarter later."""
+    if not (doctor_name or "").strip():
+        raise HealthError("随访医生不能为空")
+    sbp, dbp = _int(sbp, "收缩压"), _int(dbp, "舒张压")
+    if (sbp is None) != (dbp is None):
+        raise HealthError("血压须同时填写收缩压和舒张压")
+    if sbp is not None and dbp is not None:
+        if not SBP_RANGE[0] <= sbp <= SBP_RANGE[1]:
+            raise HealthError(f"收缩压 {sbp} mmHg 不合理（应在 {SBP_RANGE[0]}–{SBP_RANGE[1]} 之间），请核对")
+        if not DBP_RANGE[0] <= dbp <= DBP_RANGE[1]:
+            raise HealthError(f"舒张压 {dbp} mmHg 不合理（应在 {DBP_RANGE[0]}–{DBP_RANGE[1]} 之间），请核对")
+        if sbp <= dbp:
+            raise HealthError(f"收缩压（{sbp}）应高于舒张压（{dbp}），是否填反了？")
+    glucose = _decimal(fasting_glucose, "空腹血糖", GLUCOSE_RANGE, "mmol/L")
+    a1c = _decimal(hba1c, "糖化血红蛋白", HBA1C_RANGE, "%")
+    if adherence is not None and adherence not in ADHERENCE:
+        raise HealthError(f"服药依从性无效：{adherence!r}（可选：{' / '.join(ADHERENCE.values())}）")
+    if next_visit_on is None:
+        next_visit_on = visit_on + timedelta(days=interval_days)
+    if next_visit_on <= visit_on:
+        raise HealthError(f"下次随访日期（{next_visit_on}）应晚于本次随访日期（{visit_on}）")
+    visit = FollowUp(patient_id=patient.id, visit_on=visit_on, sbp=sbp, dbp=dbp, fasting_glucose=glucose,
+                     hba1c=a1c, adherence=adherence, next_visit_on=next_visit_on,
+                     doctor_name=doctor_name.strip(), notes=(notes or "").strip() or None)
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+@dataclass(frozen=True)
+class ControlStatus:
+    bp: str                        # controlled | uncontrolled | unknown
+    glucose: str                   # controlled | uncontrolled | unknown
+    last_visit_on: date | None
+
+
+def _follow_ups(session: Session, patient_ids: list[str] | None = None, since: date | None = None,
+                until: date | None = None) -> list[FollowUp]:
+    query = select(FollowUp).where(FollowUp.deleted_at.is_(None))
+    if patient_ids is not None:
+        query = query.where(FollowUp.patient_id.in_(patient_ids))
+    if since is not None:
+        query = query.where(FollowUp.visit_on >= since)
+    if until is not None:
+        query = query.where(FollowUp.visit_on <= until)
+    return list(session.scalars(query.order_by(FollowUp.visit_on, FollowUp.created_at)))
+
+
+def control_status(session: Session, patient: Patient) -> ControlStatus:
+    """Each measure from the latest visit that recorded it (a glucose-only visit does not make the
+    blood pressure unknown). Glucose uses fasting glucose, or HbA1c when no glucose was taken."""
+    visits = _follow_ups(session, [patient.id])
+    bp = [v for v in visits if v.sbp is not None and v.dbp is not None]
+    sugar = [v for v in visits if v.fasting_glucose is not None or v.hba1c is not None]
+    bp_status = UNKNOWN
+    if bp:
+        last = bp[-1]
+        bp_status = CONTROLLED if last.sbp < SBP_CONTROLLED_BELOW and last.dbp < DBP_CONTROLLED_BELOW \
+            else UNCONTROLLED
+    glucose_status = UNKNOWN
+    if sugar:
+        last = sugar[-1]
+        ok = (last.fasting_glucose < GLUCOSE_CONTROLLED_BELOW if last.fasting_glucose is not None
+              else last.hba1c < HBA1C_CONTROLLED_BELOW)
+        glucose_status = CONTROLLED if ok else UNCONTROLLED
+    return ControlStatus(bp=bp_status, glucose=glucose_status, last_visit_on=visits[-1].visit_on if visits else None)
+
+
+@dataclass(frozen=True)
+class OverdueFollowUp:
+    patient: Patient
+    due_on: date              # the next visit asked for, or when management began for a never-visited one
+    days_overdue: int
+    reason: str
+
+
+def overdue_follow_ups(session: Session, on: date) -> list[OverdueFollowUp]:
+    """Patients under management (an approved filing not cured, or a 规范化管理 flag) whose next visit is
+    before `on`, or who were never visited; longest waiting first."""
+    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.deleted_at.is_(None)))}
+    since: dict[str, date] = {}
+    for filing in session.scalars(select(Filing).where(
+            Filing.deleted_at.is_(None), Filing.state == "approved", Filing.filed_on <= on)):
+        if filing.change_reason != "cured" and filing.patient_id in patients:
+            since[filing.patient_id] = min(filing.filed_on, since.get(filing.patient_id, filing.filed_on))
+    for patient in patients.values():
+        if (patient.managed_hypertension or patient.managed_diabetes) and patient.id not in since:
+            since[patient.id] = min(patient.created_at.date(), on) if patient.created_at else on
+    latest: dict[str, FollowUp] = {}
+    for visit in _follow_ups(session, list(since), until=on):
+        latest[visit.patient_id] = visit
+    rows = []
+    for patient_id, start in since.items():
+        visit = latest.get(patient_id)
+        if visit is None:
+            rows.append(OverdueFollowUp(patients[patient_id], start, (on - start).days,
+                                        f"从未随访（{start} 起纳入管理）"))
+            continue
+        due = visit.next_visit_on or visit.visit_on + timedelta(days=FOLLOW_UP_INTERVAL_DAYS)
+        if due < on:
+            rows.append(OverdueFollowUp(patients[patient_id], due, (on - due).days,
+                                        f"应于 {due} 随访，已逾期 {(on - due).days} 天（上次随访 {visit.visit_on}）"))
+    return sorted(rows, key=lambda r: (r.due_on, r.patient.name))
+
+
+@dataclass(frozen=True)
+class SuspectedUnfiled:
+    patient: Patient
+    disease: str              # hypertension | diabetes
+    reason: str
+    last_seen_on: date        # the latest dispensing or abnormal reading
+    filing_state: str | None  # state of an open or rejected filing for the disease, if any
+
+
+@dataclass
+class _Evidence:
+    dispenses: set[str]
+    abnormal: list[FollowUp]
+    last_seen_on: date
+
+
+def suspected_unfiled(session: Session, policy: Policy, on: date, since_days: int = 365) -> list[SuspectedUnfiled]:
+    """云南 seeds/003 (八): patients who received 两病 drugs or had abnormal blood pressure / glucose in
+    the last `since_days`, without an entitlement for that disease; strongest and latest evidence first."""
+    start = on - timedelta(days=since_days)
+    evidence: dict[tuple[str, str], _Evidence] = {}
+
+    def note(patient_id: str, disease: str, seen_on: date) -> _Evidence:
+        item = evidence.setdefault((patient_id, disease), _Evidence(set(), [], seen_on))
+        item.last_seen_on = max(item.last_seen_on, seen_on)
+        return item
+
+    drug_rows = session.execute(
+        select(Dispense.id, Dispense.patient_id, Dispense.dispensed_on, Drug.drug_class)
+        .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
+        .join(Drug, Drug.code == DispenseLine.drug_code)
+        .where(Dispense.deleted_at.is_(None), Drug.drug_class.in_(list(CLASS_DISEASE)),
+               Dispense.dispensed_on >= start, Dispense.dispensed_on <= on))
+    for dispense_id, patient_id, dispensed_on, drug_class in drug_rows:
+        note(patient_id, CLASS_DISEASE[drug_class], dispensed_on).dispenses.add(dispense_id)
+    for visit in _follow_ups(session, since=start, until=on):
+        if bp_abnormal(visit.sbp, visit.dbp):
+            note(visit.patient_id, "hypertension", visit.visit_on).abnormal.append(visit)
+        if glucose_abnormal(visit.fasting_glucose):
+            note(visit.patient_id, "diabetes", visit.visit_on).abnormal.append(visit)
+
+    by_patient: dict[str, list[str]] = defaultdict(list)
+    for patient_id, disease in evidence:
+        by_patient[patient_id].append(disease)
+    ranked = []
+    for patient_id, diseases in by_patient.items():
+        patient = session.get(Patient, patient_id)
+        if patient is None or patient.deleted_at is not None:
+            continue
+        entitled = {e.disease for e in entitlements(session, patient, policy, on)}
+        for disease in diseases:
+            if disease in entitled:
+                continue
+            item = evidence[(patient_id, disease)]
+            row = SuspectedUnfiled(patient, disease, _reason(disease, item), item.last_seen_on,
+                                   _open_filing_state(session, patient_id, disease))
+            kinds = bool(item.dispenses) + bool(item.abnormal)     # drugs and abnormal readings both: surest
+            ranked.append(((-kinds, -item.last_seen_on.toordinal(), patient.name, disease), row))
+    return [row for _, row in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def _reason(disease: str, item: _Evidence) -> str:
+    parts = []
+    if item.dispenses:
+        drug_word = "降压药" if disease == "hypertension" else "降糖药"
+        parts.append(f"配{drug_word} {len(item.dispenses)} 次")
+    if item.abnormal:
+        last = item.abnormal[-1]
+        reading = (f"{last.sbp}/{last.dbp} mmHg" if disease == "hypertension"
+                   else f"空腹血糖 {last.fasting_glucose} mmol/L")
+        word = "血压" if disease == "hypertension" else "血糖"
+        parts.append(f"{word}异常 {len(item.abnormal)} 次（最近 {last.visit_on} {reading}）")
+    return f"{'；'.join(parts)}，尚未享受{DISEASES[disease]}待遇"
+
+
+def _open_filing_state(session: Session, patient_id: str, disease: str) -> str | None:
+    states = session.scalars(select(Filing.state).where(
+        Filing.patient_id == patient_id, Filing.disease == disease, Filing.deleted_at.is_(None),
+        Filing.state.in_(("draft", "submitted", "rejected"))).order_by(Filing.filed_on, Filing.created_at)).all()
+    return states[-1] if states else None
