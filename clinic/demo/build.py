@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from clinic.catalogue import load_starter_catalogue, payment_standard
 from clinic.db.engine import Database
@@ -86,20 +86,29 @@ def _write(db: Database, tables: dict[type, list[dict]], clinic_code: str) -> De
     summary = DemoSummary()
     with db.session("demo") as s:
         for model, rows in tables.items():
-            synced = "institution_code" in model.__table__.c
+            table = model.__table__
+            fill = {"id": None}
+            if "institution_code" in table.c:
+                fill.update(institution_code=clinic_code, created_at=now, updated_at=now)
+            # Core executemany needs every row to carry the same keys: fill gaps with column defaults.
+            keys = set().union(*(row.keys() for row in rows)) | set(fill)
+            defaults = {key: fill.get(key, _scalar_default(table.c[key])) for key in keys}
             for row in rows:
-                row.setdefault("id", new_uuid())
-                if synced:
-                    row.setdefault("institution_code", clinic_code)
-                    row.setdefault("created_at", now)
-                    row.setdefault("updated_at", now)
-            for start in range(0, len(rows), 5000):
-                s.execute(insert(model), rows[start:start + 5000])
-            summary.counts[model.__tablename__] = len(rows)
-        s.execute(insert(AuditEvent), [{
+                for key, value in defaults.items():
+                    row.setdefault(key, value)
+                if row["id"] is None:
+                    row["id"] = new_uuid()
+            for start in range(0, len(rows), 20000):
+                s.execute(table.insert(), rows[start:start + 20000])
+            summary.counts[table.name] = len(rows)
+        s.execute(AuditEvent.__table__.insert(), [{
             "at": now, "user_name": "demo", "institution_code": clinic_code, "entity": table,
             "entity_id": "demo", "action": "insert",
             "changes": json.dumps({"rows": count, "note": "演示数据批量生成"}, ensure_ascii=False)}
             for table, count in summary.counts.items()])
     return summary
 
+
+def _scalar_default(column):
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
