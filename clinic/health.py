@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Dispense, DispenseLine, Drug, Filing, FollowUp, Patient
-from clinic.entitlements import entitlements
+from clinic.entitlements import entitlements_of_many
 from clinic.policy import Policy
 from clinic.vocab import CLASS_DISEASE, DISEASES
 
@@ -233,17 +233,17 @@ def suspected_unfiled(session: Session, policy: Policy, on: date, since_days: in
     for patient_id, disease in evidence:
         by_patient[patient_id].append(disease)
     ranked = []
-    for patient_id, diseases in by_patient.items():
-        patient = session.get(Patient, patient_id)
-        if patient is None or patient.deleted_at is not None:
-            continue
-        entitled = {e.disease for e in entitlements(session, patient, policy, on)}
-        for disease in diseases:
+    patients = _living_patients(session, list(by_patient))
+    entitled_by_patient = entitlements_of_many(session, patients, policy, on)
+    open_states = _open_filing_states(session, [p.id for p in patients])
+    for patient in patients:
+        entitled = {e.disease for e in entitled_by_patient[patient.id]}
+        for disease in by_patient[patient.id]:
             if disease in entitled:
                 continue
-            item = evidence[(patient_id, disease)]
+            item = evidence[(patient.id, disease)]
             row = SuspectedUnfiled(patient, disease, _reason(disease, item), item.last_seen_on,
-                                   _open_filing_state(session, patient_id, disease))
+                                   open_states.get((patient.id, disease)))
             kinds = bool(item.dispenses) + bool(item.abnormal)     # drugs and abnormal readings both: surest
             ranked.append(((-kinds, -item.last_seen_on.toordinal(), patient.name, disease), row))
     return [row for _, row in sorted(ranked, key=lambda pair: pair[0])]
@@ -263,8 +263,21 @@ def _reason(disease: str, item: _Evidence) -> str:
     return f"{'；'.join(parts)}，尚未享受{DISEASES[disease]}待遇"
 
 
-def _open_filing_state(session: Session, patient_id: str, disease: str) -> str | None:
-    states = session.scalars(select(Filing.state).where(
-        Filing.patient_id == patient_id, Filing.disease == disease, Filing.deleted_at.is_(None),
-        Filing.state.in_(("draft", "submitted", "rejected"))).order_by(Filing.filed_on, Filing.created_at)).all()
-    return states[-1] if states else None
+def _living_patients(session: Session, ids: list[str]) -> list[Patient]:
+    found = []
+    for start in range(0, len(ids), 500):
+        found += session.scalars(select(Patient).where(Patient.id.in_(ids[start:start + 500]),
+                                                       Patient.deleted_at.is_(None)))
+    return found
+
+
+def _open_filing_states(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
+    """The latest draft / submitted / rejected filing state per (patient, disease)."""
+    states: dict[tuple[str, str], str] = {}
+    for start in range(0, len(ids), 500):
+        for patient_id, disease, state in session.execute(
+                select(Filing.patient_id, Filing.disease, Filing.state).where(
+                    Filing.patient_id.in_(ids[start:start + 500]), Filing.deleted_at.is_(None),
+                    Filing.state.in_(("draft", "submitted", "rejected"))).order_by(Filing.filed_on, Filing.created_at)):
+            states[(patient_id, disease)] = state
+    return states
