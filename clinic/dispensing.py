@@ -18,7 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic import catalogue, stock
-from clinic.db.models import Dispense, DispenseLine, Drug, Patient, Prescription, PrescriptionLine, Settlement
+from clinic.db.models import (
+    Dispense,
+    DispenseLine,
+    Drug,
+    ExternalDispense,
+    Patient,
+    Prescription,
+    PrescriptionLine,
+    Settlement,
+)
 from clinic.filings import entitlements
 from clinic.policy import Policy
 from clinic.prescriptions import daily_dose, quantity_for
@@ -63,9 +72,16 @@ def runs_out_on(dispenses: list[tuple[date, Decimal, Decimal]]) -> date | None:
     return run_out
 
 
+def _external_supplies(session: Session, patient_id: str, drug_code: str) -> list[tuple[date, Decimal, Decimal]]:
+    """Supplies other clinics handed out, as the township last reported them (pulled by sync)."""
+    return [(r.dispensed_on, r.quantity, r.daily_dose) for r in session.scalars(select(ExternalDispense).where(
+        ExternalDispense.patient_id == patient_id, ExternalDispense.drug_code == drug_code))]
+
+
 def check_refill(session: Session, patient_id: str, drug: Drug, on: date, window_days: int) -> RefillCheck:
-    rows = _supply_lines(session, patient_id, drug.code)
-    run_out = runs_out_on([(r.dispensed_on, r.quantity, r.daily_dose) for r in rows])
+    """The refill window counts every supply the patient holds, here and at other clinics."""
+    rows = [(r.dispensed_on, r.quantity, r.daily_dose) for r in _supply_lines(session, patient_id, drug.code)]
+    run_out = runs_out_on(sorted(rows + _external_supplies(session, patient_id, drug.code), key=lambda r: r[0]))
     if run_out is None or run_out <= on:
         return RefillCheck(True, 0, None)
     days_left = (run_out - on).days

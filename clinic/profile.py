@@ -7,13 +7,14 @@ Local policy figures are Setting rows keyed `policy.<region>.<setting key>`, e.g
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic.db.models import Institution, Setting
-from clinic.policy import Policy, resolve_policy
-from clinic.policy.loader import parse_setting, policies_dir
+from clinic.db.models import Institution, PolicyDocument, Setting
+from clinic.policy import Policy, PolicyError, resolve_policy
+from clinic.policy.loader import load_policy_text, parse_setting, policies_dir
 from clinic.vocab import INSTITUTION_LEVELS, check
 
 
@@ -63,5 +64,18 @@ def set_policy_setting(session: Session, region: str, key: str, value: str) -> N
 
 
 def policy_in_force(session: Session, on: date) -> Policy:
+    """The region's version in force on `on`: the shipped files, and the versions the township
+    published through sync (a published version replaces a shipped one with the same id)."""
     region = local_institution(session).region
-    return resolve_policy(region, on, local={region: local_settings(session, region)}, directory=policies_dir())
+    local = local_settings(session, region)
+    published = [load_policy_text(doc.text, Path(f"{doc.id}.toml"), local) for doc in session.scalars(
+        select(PolicyDocument).where(PolicyDocument.region == region, PolicyDocument.effective_from <= on))]
+    try:
+        shipped = resolve_policy(region, on, local={region: local}, directory=policies_dir())
+    except PolicyError:
+        if not published:
+            raise
+        shipped = None
+    if shipped is not None and shipped.id not in {p.id for p in published}:
+        published.append(shipped)
+    return max(published, key=lambda p: p.effective_from)

@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from clinic.db.engine import DatabaseError, alembic_config, open_database
@@ -90,7 +91,8 @@ def test_database_from_first_migration_upgrades_without_loss(tmp_path):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM follow_up").scalar() == 0
     db.close()
-    backups = list(tmp_path.glob("old.db.before-0002-*.bak"))
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    backups = list(tmp_path.glob(f"old.db.before-{head}-*.bak"))
     assert len(backups) == 1
     assert sqlite3.connect(backups[0]).execute("SELECT name FROM patient").fetchone() == ("李四",)
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from clinic.db import audit
+from clinic.db import audit, outbox
 from clinic.db.models import Institution
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,6 +62,7 @@ class Database:
         event.listen(self.engine, "connect", _pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         audit.install(self.sessions)
+        outbox.install(self.sessions)      # records bound for the township commit with their outbox row
         self.institution_code: str | None = None
 
     @contextmanager

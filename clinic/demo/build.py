@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from clinic.catalogue import load_starter_catalogue, payment_standard
 from clinic.db.engine import Database
-from clinic.db.models import AuditEvent, Drug, Patient, Settlement
+from clinic.db.models import AuditEvent, Drug, Patient, Setting, Settlement
 from clinic.db.types import new_uuid, utcnow
 from clinic.demo.people import fictional_patient
 from clinic.demo.records import PatientPlan, plan_patient, stock_rows
@@ -50,6 +50,8 @@ def build_demo(db: Database, *, patients: int = 200, clinic_code: str = "H420704
         for username, name, role, secret in DEMO_USERS:
             create_user(s, username, name, role, secret, insurance_doctor_code=f"D{clinic_code}{username[:2]}")
         load_starter_catalogue(s)
+        # Marks the file as demo data everywhere it is shown (window title, printouts, reports).
+        s.add(Setting(key="demo", value="1"))
         drugs = [d for d in s.scalars(select(Drug).where(Drug.active)) if d.drug_class != "other"]
     standards = {d.code: payment_standard(d, policy) for d in drugs}
 

@@ -93,9 +93,17 @@ def parse_setting(key: str, raw: object, min_ratio: Decimal | None) -> object:
 def load_policy(path: Path, local_settings: Mapping[str, object] | None = None) -> Policy:
     """Read one policy file; `local_settings` (key → value) fill in or override its settings."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"无法读取政策文件 {path}：{exc}") from None
+    return load_policy_text(text, Path(path), local_settings)
+
+
+def load_policy_text(text: str, path: Path, local_settings: Mapping[str, object] | None = None) -> Policy:
+    """The same from a policy file's text (a version the township published through sync); `path`
+    names where it came from."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"政策文件 {Path(path).name} 格式错误：{exc}") from None
     try:

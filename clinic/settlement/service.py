@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic.db.models import Dispense, Settlement, SettlementDisease
+from clinic.db.models import Dispense, ExternalFundUse, Settlement, SettlementDisease
 from clinic.money import ZERO
 from clinic.settlement.engine import Purchase, Result
 
@@ -33,7 +33,9 @@ class YearToDate:
 
 
 def year_to_date(session: Session, patient_id: str, on: date) -> YearToDate:
-    """Fund payments and deductible already used this calendar year (refunds count negative)."""
+    """Fund payments and deductible already used this calendar year (refunds count negative): here,
+    plus what the township last reported for other clinics (ExternalFundUse, pulled by sync), so the
+    annual cap and the deductible hold across clinics."""
     start = date(on.year, 1, 1)
     in_year = (Settlement.patient_id == patient_id, Settlement.settled_on >= start,
                Settlement.settled_on <= on, Settlement.deleted_at.is_(None))
@@ -41,8 +43,13 @@ def year_to_date(session: Session, patient_id: str, on: date) -> YearToDate:
         select(SettlementDisease.disease, func.sum(SettlementDisease.fund_pay))
         .join(Settlement, Settlement.id == SettlementDisease.settlement_id).where(*in_year)
         .group_by(SettlementDisease.disease)).all()
-    deductible = session.scalar(select(func.sum(Settlement.deductible)).where(*in_year))
-    return YearToDate({disease: amount or ZERO for disease, amount in rows}, deductible or ZERO)
+    fund = {disease: amount or ZERO for disease, amount in rows}
+    deductible = session.scalar(select(func.sum(Settlement.deductible)).where(*in_year)) or ZERO
+    for use in session.scalars(select(ExternalFundUse).where(ExternalFundUse.patient_id == patient_id,
+                                                             ExternalFundUse.year == on.year)):
+        fund[use.disease] = fund.get(use.disease, ZERO) + use.fund_paid
+        deductible += use.deductible_paid
+    return YearToDate(fund, deductible)
 
 
 def next_receipt_no(session: Session, institution_code: str, on: date, prefix: str = "") -> str:

@@ -1,5 +1,5 @@
 """Sub-commands of `liangbing`; each module has register(subparsers) that sets a handler."""
 
-from desktop.commands import db_cmds, policy_cmd, settle_cmd
+from desktop.commands import db_cmds, policy_cmd, print_cmd, settle_cmd, sync_cmd
 
-COMMANDS = [settle_cmd, policy_cmd, db_cmds]
+COMMANDS = [settle_cmd, policy_cmd, db_cmds, sync_cmd, print_cmd]

@@ -62,9 +62,13 @@ def record_counts(db) -> dict[str, int]:
 
 
 def run_stats(args) -> int:
+    from clinic.db.outbox import pending_count
+
     db = open_database(args.db, create=False)
     try:
         counts = record_counts(db)
+        with db.session() as s:
+            counts["sync_pending"] = pending_count(s.connection())    # outbox rows not yet acknowledged
     finally:
         db.close()
     if args.json:

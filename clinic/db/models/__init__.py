@@ -2,6 +2,7 @@
 
 from clinic.db.models.base import Base, Synced
 from clinic.db.models.clinical import Filing, Prescription, PrescriptionLine
+from clinic.db.models.exchange import ExternalDispense, ExternalFundUse, OutboxEntry, PolicyDocument
 from clinic.db.models.health import FollowUp, Setting
 from clinic.db.models.people import Institution, Patient, User
 from clinic.db.models.pharmacy import (
@@ -14,7 +15,19 @@ from clinic.db.models.pharmacy import (
     StockLot,
     StockMovement,
 )
+from clinic.db.models.township import (
+    ClaimFlag,
+    ServerAccount,
+    SyncBatch,
+    SyncDevice,
+    SyncFeed,
+    SyncReceipt,
+    SyncRecordHead,
+    SyncRejection,
+)
 
-__all__ = ["AuditEvent", "Base", "Dispense", "DispenseLine", "Drug", "Filing", "FollowUp", "Institution",
-           "Patient", "Prescription", "PrescriptionLine", "Setting", "Settlement", "SettlementDisease",
-           "StockLot", "StockMovement", "Synced", "User"]
+__all__ = ["AuditEvent", "Base", "ClaimFlag", "Dispense", "DispenseLine", "Drug", "ExternalDispense",
+           "ExternalFundUse", "Filing", "FollowUp", "Institution", "OutboxEntry", "Patient", "PolicyDocument",
+           "Prescription", "PrescriptionLine", "ServerAccount", "Setting", "Settlement", "SettlementDisease",
+           "StockLot", "StockMovement", "SyncBatch", "SyncDevice", "SyncFeed", "SyncReceipt", "SyncRecordHead",
+           "SyncRejection", "Synced", "User"]

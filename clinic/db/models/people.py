@@ -55,8 +55,11 @@ class Patient(Synced, Base):
     pinyin_initials: Mapped[str] = mapped_column(String(100), default="")
 
     __table_args__ = (
-        # One living patient per ID number; a soft-deleted record does not block re-registration.
-        Index("uq_patient_id_number_live", "id_number", unique=True, sqlite_where=text("deleted_at IS NULL")),
+        # One living patient per ID number in each clinic; a soft-deleted record does not block
+        # re-registration. Per clinic, because the township database holds every clinic's patients
+        # (the same person registered in two villages is two rows there, matched by ID number).
+        Index("uq_patient_id_number_per_clinic", "id_number", "institution_code", unique=True,
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
     )
 
 

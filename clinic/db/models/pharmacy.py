@@ -120,6 +120,7 @@ class Settlement(PatientRef, Synced, Base):
     state: Mapped[str] = mapped_column(String(16), default="settled_offline")
     reverses_id: Mapped[str | None] = mapped_column(ForeignKey("settlement.id"), unique=True)
     refund_reason: Mapped[str | None] = mapped_column(Text)
+    review_note: Mapped[str | None] = mapped_column(Text)          # 医保经办's note when adjusted / rejected
     operator_name: Mapped[str] = mapped_column(String(40))
     diseases: Mapped[list[SettlementDisease]] = relationship(
         back_populates="settlement", cascade="all, delete-orphan", order_by="SettlementDisease.position")
