@@ -1,6 +1,6 @@
 """Two set-up commands for a fresh machine with only Python 3.11+ (see README).
 
-    python3 dev.py run    # install into .venv, build a demo database, open the app on it
+    python3 dev.py run    # install into .venv, build a demo database, open the desktop app on it
     python3 dev.py test   # install into .venv with the test extra, run ruff and the whole test suite
 
 Kept in the standard library on purpose: it runs before anything is installed.
@@ -38,8 +38,7 @@ def run() -> None:
     install(None)
     if not DEMO_DB.exists():
         sh(BIN / "liangbing", "demo", "--db", DEMO_DB)
-    # Until the GUI lands the app opens on the command line with the day's work list.
-    sh(BIN / "liangbing", "today", "--db", DEMO_DB)
+    sh(BIN / "liangbing", "gui", "--db", DEMO_DB)       # log in as a demo account (README, “Demo accounts”)
 
 
 def test(pytest_args: list[str]) -> None:

@@ -24,5 +24,5 @@ DO $$ BEGIN
 END $$;
 SQL
 as_postgres psql -q -p "$PORT" -tc "SELECT 1 FROM pg_database WHERE datname = 'liangbing_test'" | grep -q 1 \
-  || as_postgres createdb -p "$PORT" -O liangbing liangbing_test >&2
+  || as_postgres createdb -p "$PORT" -O liangbing -E UTF8 -T template0 --lc-collate=C --lc-ctype=C liangbing_test >&2
 echo "postgresql+psycopg://liangbing:liangbing@127.0.0.1:${PORT}/liangbing_test"

@@ -7,16 +7,15 @@ readings with the surname read as a surname first (单 shan before dan), so a do
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import date
 
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from clinic.db.models import AuditEvent, Patient
+from clinic.db.models import Patient
 from clinic.db.types import utcnow
 from clinic.idcard import IdInfo, IdNumberError, age_on, normalise, parse_id_number
 from clinic.vocab import CONTRIBUTIONS, INSURANCES
@@ -227,15 +226,9 @@ def soft_delete_patient(session: Session, patient: Patient, reason: str) -> None
     if patient.deleted_at is not None:
         return
     patient.deleted_at = utcnow()
+    # The reason rides on the delete event itself (the audit log is append-only, clinic/db/audit.py).
+    session.info.setdefault("audit_notes", {})[("patient", patient.id)] = {"reason": [None, reason]}
     session.flush()
-    event = session.execute(
-        select(AuditEvent.id, AuditEvent.changes)
-        .where(AuditEvent.entity == "patient", AuditEvent.entity_id == patient.id, AuditEvent.action == "delete")
-        .order_by(AuditEvent.id.desc()).limit(1)).first()
-    if event is not None:
-        changes = {**json.loads(event.changes or "{}"), "reason": [None, reason]}
-        session.execute(update(AuditEvent).where(AuditEvent.id == event.id)
-                        .values(changes=json.dumps(changes, ensure_ascii=False)))
 
 
 # -- search -------------------------------------------------------------------------------------------

@@ -66,10 +66,12 @@ def _declared_together(session: Session, filing: Filing) -> list[Filing]:
 
 
 def _merge(filings: list[Filing], text: str, signer: str | None, signed_on: str) -> Signed:
-    """One block from one or two filings: each disease's text under its name, the signers once each."""
+    """One block from one or two filings: each disease's text under its name (once, unnamed, when both
+    say the same), the signers once each."""
     parts = [(DISEASES[f.disease], (getattr(f, text) or "").strip()) for f in filings]
     parts = [(name, body) for name, body in parts if body]
-    body = parts[0][1] if len(filings) == 1 and parts else "\n".join(f"{name}：{body}" for name, body in parts)
+    same = len(parts) == len(filings) and len({body for _, body in parts}) == 1
+    body = parts[0][1] if same else "\n".join(f"{name}：{body}" for name, body in parts)
     signers = list(dict.fromkeys(s for s in (getattr(f, signer) for f in filings) if s)) if signer else []
     dates = [d for d in (getattr(f, signed_on) for f in filings) if d]
     return Signed(body, "、".join(signers) or None, max(dates) if dates else None)

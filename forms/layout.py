@@ -19,6 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
+from clinic.money import fmt
 from forms.fonts import CJK, font_runs, register_fonts
 
 LEADING = 1.25            # line height as a multiple of the font size
@@ -27,6 +28,7 @@ LEADING = 1.25            # line height as a multiple of the font size
 BASELINE_BELOW_MIDDLE = 0.36
 # Wrapping keeps runs of Latin letters and digits together (5mg, 0.5g, an ID number) when they fit.
 _TOKEN = re.compile(r"[A-Za-z0-9.%/+\-_#]+|.", re.S)
+_TAIL = re.compile(r"[A-Za-z0-9.%/+\-_#]+$")
 # A line never starts with closing punctuation (禁则): the character before it moves down too.
 _CLOSING = frozenset("，。、；：？！）》」』”’,.;:?!)%")
 # A one-line cell shrinks to this fraction of its size before it wraps onto two smaller lines.
@@ -68,8 +70,13 @@ def _wrap_paragraph(paragraph: str, size: float, max_width: float) -> list[str]:
                 line, line_w = line + piece, line_w + piece_w
                 continue
             carry = ""
-            if piece[0] in _CLOSING and len(line) > 1 and width(line[-1] + piece, size) <= max_width:
-                line, carry = line[:-1], line[-1]
+            if piece[0] in _CLOSING:
+                # The closing mark takes down what it closes: a whole number or unit, else one character.
+                tail = _TAIL.search(line)
+                for moved in ((tail.group(), line[-1]) if tail else (line[-1],)):
+                    if len(moved) < len(line) and width(moved + piece, size) <= max_width:
+                        line, carry = line[:-len(moved)], moved
+                        break
             lines.append(line.rstrip())
             line = (carry + piece).lstrip()
             line_w = width(line, size)
@@ -139,9 +146,9 @@ def split_pages(count: int, per_page: int, last_page: int | None = None) -> list
 
 
 def money(amount: Decimal) -> str:
-    """Two decimals; a negative amount (a refund) prints as 退 and the amount."""
-    amount = amount.quantize(Decimal("0.01"))
-    return f"退 {-amount:.2f}" if amount < 0 else f"{amount:.2f}"
+    """Two decimals, half-up; a refund's amounts keep their minus sign (-8.40), as the 退费单 shows
+    them. Amounts are already rounded to the cent where they were computed; this only formats."""
+    return fmt(amount) if amount else "0.00"           # never "-0.00"
 
 
 def price(amount: Decimal) -> str:

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from clinic.db.models import Patient, Prescription
 from clinic.idcard import age_on
 from forms.layout import Sheet, new_canvas, split_pages, width_mm, ymd
-from forms.sources import DEMO_NOTE, institution_for, is_demo, policy_on, quantity_text
+from forms.sources import DEMO_NOTE, institution_for, is_demo, policy_on, quantity_text, refill_window_days
 
 COPIES = ("医疗机构留存", "患者留存")
 LEFT, RIGHT = 18.0, 192.0                          # mm: 18 mm side margins on A4
+SECOND = 126.0                                     # where the right-hand field of a header line starts
 LINES_PER_PAGE = 10
 ROWS_TOP, ROW_H = 103.0, 9.5
 # Drug line columns (mm): number, 药品名称, 规格, 数量, 用法用量.
@@ -46,7 +47,7 @@ class RxLine:
 
 @dataclass(frozen=True)
 class PrescriptionFormData:
-    institution: str     # replaces “医疗机构” in the title
+    institution: str     # fills the title's “（医疗机构）” blank
     name: str
     sex: str
     age: int | None
@@ -76,12 +77,17 @@ def prescription_form_data(session: Session, prescription: Prescription) -> Pres
         department=prescription.department or "", address=patient.address or "", phone=patient.phone or "",
         diagnosis=prescription.diagnosis, prescribed_on=on, valid_until=prescription.valid_until,
         prescriber=prescription.prescriber_name, lines=lines,
-        refill_window_days=policy_on(session, on).refill_window_days, demo=is_demo(session))
+        refill_window_days=refill_window_days(policy_on(session, on)), demo=is_demo(session))
+
+
+def title(institution: str) -> str:
+    """The seed's “（医疗机构）慢性病用药连续（外配）处方” with the blank filled in."""
+    return f"{institution}慢性病用药连续（外配）处方"
 
 
 def render_prescription(data: PrescriptionFormData) -> bytes:
     buffer = io.BytesIO()
-    canvas = new_canvas(buffer, f"（{data.institution}）慢性病用药连续（外配）处方 {data.name}")
+    canvas = new_canvas(buffer, f"{title(data.institution)} {data.name}")
     pages = split_pages(len(data.lines), LINES_PER_PAGE)
     for copy in COPIES:
         for number, rows in enumerate(pages, start=1):
@@ -94,6 +100,12 @@ def render_prescription(data: PrescriptionFormData) -> bytes:
     return buffer.getvalue()
 
 
+def _field(sheet: Sheet, x: float, baseline: float, label: str, value: str, end: float,
+           room: float | None = None) -> None:
+    """A label and its underline running to `end` (mm)."""
+    sheet.field(x, baseline, label, value, end - x - width_mm(label, 11) - 1, room=room)
+
+
 def _header(sheet: Sheet, data: PrescriptionFormData, copy: str, number: int, of: int) -> None:
     sheet.text(LEFT, 19, "附件3", 10.5)
     sheet.box(RIGHT - 40, 12, 40, 9)
@@ -101,22 +113,22 @@ def _header(sheet: Sheet, data: PrescriptionFormData, copy: str, number: int, of
     if of > 1:
         sheet.text(RIGHT, 26, f"第 {number} 页 / 共 {of} 页", 9, align="right")
     more = "（续）" if number > 1 else ""
-    sheet.fit(f"（{data.institution}）慢性病用药连续（外配）处方{more}", LEFT, 27, RIGHT - LEFT, 13, 16, 10,
-              align="center", bold=True)
+    sheet.fit(title(data.institution) + more, LEFT, 27, RIGHT - LEFT, 13, 16, 10, align="center", bold=True)
     age = "" if data.age is None else str(data.age)
     room = 7.5                              # a long value wraps up into the 9 mm line pitch
-    sheet.field(LEFT, 49, "姓名", data.name, 36, room=room)
-    sheet.field(70, 49, "性别", data.sex, 14)
-    sheet.field(98, 49, "年龄", age, 14)
-    sheet.field(126, 49, "人员类别", data.category, RIGHT - 126 - 16.5, room=room)
-    sheet.field(LEFT, 58, "门诊号", data.outpatient_no, 60, room=room)
-    sheet.field(98, 58, "科别", data.department, RIGHT - 98 - 9, room=room)
-    sheet.field(LEFT, 67, "地址", data.address, 68, room=room)
-    sheet.field(98, 67, "电话", data.phone, RIGHT - 98 - 9, room=room)
-    sheet.field(LEFT, 76, "临床诊断", data.diagnosis, RIGHT - LEFT - 16.5, room=room)
-    sheet.field(LEFT, 85, "开方日期", ymd(data.prescribed_on), 50)
+    gap = SECOND - 4                        # left-hand underlines stop short of the right-hand label
+    _field(sheet, LEFT, 49, "姓名", data.name, 64, room=room)
+    _field(sheet, 70, 49, "性别", data.sex, 92)
+    _field(sheet, 98, 49, "年龄", age, 120)
+    _field(sheet, SECOND, 49, "人员类别", data.category, RIGHT, room=room)
+    _field(sheet, LEFT, 58, "门诊号", data.outpatient_no, gap, room=room)
+    _field(sheet, SECOND, 58, "科别", data.department, RIGHT, room=room)
+    _field(sheet, LEFT, 67, "地址", data.address, gap, room=room)
+    _field(sheet, SECOND, 67, "电话", data.phone, RIGHT, room=room)
+    _field(sheet, LEFT, 76, "临床诊断", data.diagnosis, RIGHT, room=room)
+    _field(sheet, LEFT, 85, "开方日期", ymd(data.prescribed_on), 82)
     if data.valid_until:
-        sheet.field(98, 85, "有效期至", ymd(data.valid_until), 50)
+        _field(sheet, SECOND, 85, "有效期至", ymd(data.valid_until), RIGHT)
     sheet.hline(LEFT, RIGHT, 90, line_width=1.2)
 
 

@@ -1,9 +1,12 @@
 """结算单 / 退费单: what one 两病 purchase cost and who paid it, handed to the patient.
 
 A4 portrait, like 附件2 and 附件3: a village clinic has one printer with A4 in it, and the receipt's
-many figures (seven totals, each disease's ratio, year-to-date and cap) stay at a size elderly
+many figures (the totals, each disease's ratio, year-to-date and cap) stay at a size elderly
 patients can read. A refund (DESIGN.md: a new settlement reversing the old one) prints as 退费单
-with the original receipt number, the reason, and its amounts as 退 amounts.
+with the original receipt number, the reason, and its amounts negative.
+
+大病保险 (seeds/000 二(一)5): the self-paid part of the policy-range cost and the part above the annual
+cap are eligible; the engine's `major_illness_eligible` is their sum and the receipt shows both parts.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ LINES_PER_PAGE, LINES_WITH_TOTALS = 24, 13           # drug lines on a full page
 LINE_COLUMNS = (("药品", 50), ("规格", 26), ("数量", 20), ("单价", 22), ("金额", 26), ("医保支付标准", 30))
 DISEASE_COLUMNS = (("病种", 38), ("报销比例", 18), ("基金支付", 20), ("本年累计基金支付", 30), ("年度限额", 22),
                    ("剩余额度", 22), ("超限额", 24))
-TOTALS = (("费用总额", "total"), ("政策范围内费用", "policy_range"), ("超支付标准自付", "over_standard"),
-          ("范围外费用", "out_of_scope"), ("起付线", "deductible"), ("统筹基金支付", "fund_pay"),
-          ("个人自付", "self_pay"), ("大病保险可申报金额", "major_illness_eligible"))
+TOTALS = (("费用总额", "total"), ("政策范围内费用", "policy_range"), ("范围外费用", "out_of_scope"),
+          ("超支付标准自付", "over_standard"), ("起付线", "deductible"), ("统筹基金支付", "fund_pay"),
+          ("超限额费用", "over_cap"), ("个人自付", "self_pay"), ("大病保险可申报金额", "major_illness_eligible"))
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,9 @@ def _fund_paid_after(session: Session, settlement: Settlement) -> dict[str, Deci
 def receipt_data(session: Session, settlement: Settlement) -> ReceiptData:
     patient = session.get(Patient, settlement.patient_id)
     dispense = session.get(Dispense, settlement.dispense_id)
-    sign = -1 if settlement.reverses_id else 1
-    lines = tuple(ReceiptLine(line.drug_name, line.spec, quantity_text(session, line.drug_code, line.quantity),
+    sign = -1 if settlement.reverses_id else 1        # a refund hands the same lines back
+    lines = tuple(ReceiptLine(line.drug_name, line.spec,
+                              quantity_text(session, line.drug_code, sign * line.quantity),
                               line.unit_price, sign * line.line_total, line.payment_standard)
                   for line in dispense.lines)
     paid = _fund_paid_after(session, settlement)
@@ -172,9 +176,15 @@ def _line_table(sheet: Sheet, data: ReceiptData, rows: range, top: float) -> flo
 
 
 def _totals(sheet: Sheet, data: ReceiptData, top: float) -> None:
-    pairs = [(label, money(data.amounts[key])) for label, key in TOTALS]
+    pairs = [(label, money(data.amounts[key])) for label, key in TOTALS[:-1]]
     for left, right in zip(pairs[::2], pairs[1::2], strict=True):
         top = _row(sheet, top, list(zip((*left, *right), (38, 49, 38, 49), strict=True)), ROW_H, values="right")
+    eligible, over_cap = data.amounts["major_illness_eligible"], data.amounts["over_cap"]
+    parts = f"（限额内个人自负 {money(eligible - over_cap)} + 超限额 {money(over_cap)}）"
+    sheet.cell(LEFT, top, 38, ROW_H, TOTALS[-1][0], 10.5, 6, align="center")
+    sheet.cell(LEFT + 38, top, 87, ROW_H, parts, 9.5, 6, align="left")
+    sheet.cell(LEFT + 125, top, 49, ROW_H, money(eligible), 10.5, 6, align="right")
+    top += ROW_H
     top += 4
     top = _row(sheet, top, list(DISEASE_COLUMNS), LINE_H, 9.5)
     for d in data.diseases:
@@ -186,7 +196,10 @@ def _totals(sheet: Sheet, data: ReceiptData, top: float) -> None:
             x += w
         top += LINE_H
     word = "退费" if data.refund_of else "结算"
-    sheet.fit("注：个人自付部分和超过年度最高支付限额的部分列入大病保险保障范围（大病保险可申报金额）；"
-              f"本年累计基金支付含本次{word}。", LEFT, top + 2, RIGHT - LEFT, 10, 9, 7, pad=0, wrap_first=True)
+    note = ("注：个人自付中，政策范围内的个人自负部分和超过年度最高支付限额的部分列入大病保险保障范围"
+            f"（大病保险可申报金额）；本年累计基金支付含本次{word}。")
+    if data.refund_of:
+        note += f"本单为退费单，冲销原结算单 {data.refund_of}，金额以负数表示。"
+    sheet.fit(note, LEFT, top + 2, RIGHT - LEFT, 10, 9, 7, pad=0, wrap_first=True, valign="top")
     sheet.field(LEFT, top + 20, "经办人：", data.operator, 40)
     sheet.field(RIGHT - 45 - width_mm("患者（家属）签字：", 11), top + 20, "患者（家属）签字：", "", 44)

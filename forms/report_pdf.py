@@ -1,14 +1,15 @@
-"""Any clinic.reports Report as a PDF page like the paper forms (seeds/000 附件4–7, seeds/002–003 调度表,
-seeds/004 附件2): landscape A4, the form label and title, the period and unit line, a ruled table with
-the multi-level header merged as on paper (repeated on every page), the 填报单位/填报人/审核人/填报日期
-line, then the notes. Text is drawn in the bundled CJK font (forms.fonts), embedded in the file; that
-face has no Latin letters, digits or curly quotes, so those runs are set in the bundled symbol face.
+"""Any clinic.reports ReportTable as a PDF like the paper forms (seeds/000 附件4–7, seeds/002–003 调度表,
+seeds/004 附件2): landscape A4 (the tables are wide), the form label and title, the period and unit
+line, a ruled table with the multi-level header merged as on paper (repeated on every page) and
+grouped body cells merged, the signature line (填报单位/填报人/审核人/填报日期), then the notes.
+Text is drawn in the bundled CJK font (forms.fonts), embedded as a subset; that face has no Latin
+letters or digits, so those runs are set in the bundled symbol face. The page preamble names the CJK
+face too, so no unembedded standard font is referenced.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cache
 from io import BytesIO
 from xml.sax.saxutils import escape
 
@@ -20,8 +21,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clinic.reports.table import COUNT, MONEY, PERCENT, SCORE, TEXT, Report, Value
-from forms.fonts import register_fonts
+from clinic.reports.table import COUNT, MONEY, PERCENT, SCORE, TEXT, ReportTable, Value
+from forms.fonts import CJK, font_runs, register_fonts, text_width
 
 PAGE = landscape(A4)
 MARGIN = 12 * mm
@@ -46,41 +47,16 @@ def cell_text(value: Value, fmt: str) -> str:
     return str(value)
 
 
-@cache
-def _cjk_glyphs() -> frozenset[int]:
-    cjk, _ = register_fonts()
-    return frozenset(pdfmetrics.getFont(cjk).face.charToGlyph)
-
-
-def runs(text: str) -> list[tuple[str, str]]:
-    """(font, text) runs: CJK where the CJK face has the glyph, the symbol face elsewhere (digits, Latin)."""
-    cjk, symbol = register_fonts()
-    have = _cjk_glyphs()
-    found: list[tuple[str, str]] = []
-    for ch in text:
-        font = cjk if ord(ch) in have else symbol
-        if found and found[-1][0] == font:
-            found[-1] = (font, found[-1][1] + ch)
-        else:
-            found.append((font, ch))
-    return found
-
-
 def markup(text: str) -> str:
-    """Paragraph markup with the non-CJK runs in the symbol face."""
-    cjk, _ = register_fonts()
-    return "".join(escape(part) if font == cjk else f"<font name='{font}'>{escape(part)}</font>"
-                   for font, part in runs(text))
-
-
-def text_width(text: str, size: float) -> float:
-    return sum(pdfmetrics.stringWidth(part, font, size) for font, part in runs(text))
+    """Paragraph markup with the runs the CJK face lacks (digits, Latin) in the symbol face."""
+    return "".join(escape(part) if font == CJK else f"<font name='{font}'>{escape(part)}</font>"
+                   for font, part in font_runs(text))
 
 
 def draw_text(canvas, x: float, y: float, text: str, size: float, right: bool = False) -> None:
     if right:
         x -= text_width(text, size)
-    for font, part in runs(text):
+    for font, part in font_runs(text):
         canvas.setFont(font, size)
         canvas.drawString(x, y, part)
         x += pdfmetrics.stringWidth(part, font, size)
@@ -91,7 +67,7 @@ def _style(font: str, size: float, align: int = TA_LEFT, leading: float | None =
                           alignment=align, wordWrap="CJK")
 
 
-def _leaf_headers(report: Report) -> list[str]:
+def _leaf_headers(report: ReportTable) -> list[str]:
     """The lowest one-column header text over each column (what sets its minimum width)."""
     leaves = [""] * report.columns
     for cell in sorted(report.placed_header(), key=lambda p: p.row):
@@ -100,7 +76,7 @@ def _leaf_headers(report: Report) -> list[str]:
     return leaves
 
 
-def _widths(report: Report, size: float, header_lines: int) -> tuple[list[float], list[float]]:
+def _widths(report: ReportTable, size: float, header_lines: int) -> tuple[list[float], list[float]]:
     """Each column's width at this size (long text capped, to wrap), and the width it would like."""
     leaves = _leaf_headers(report)
     widths, wants = [], []
@@ -113,7 +89,7 @@ def _widths(report: Report, size: float, header_lines: int) -> tuple[list[float]
     return widths, wants
 
 
-def _fit(report: Report) -> tuple[float, list[float]]:
+def _fit(report: ReportTable) -> tuple[float, list[float]]:
     """The largest font size at which the table fits the page width. Spare width goes first to the
     wrapped text columns (fewer lines), then evenly."""
     for size in SIZES:
@@ -134,7 +110,7 @@ def _fit(report: Report) -> tuple[float, list[float]]:
     return size, [w - excess * w / text_total if c in text_cols else w for c, w in enumerate(widths)]
 
 
-def _table(report: Report, font: str) -> Table:
+def _table(report: ReportTable, font: str) -> Table:
     size, widths = _fit(report)
     head_style = _style(font, size, TA_CENTER)
     align = {TEXT: TA_LEFT, COUNT: TA_RIGHT, MONEY: TA_RIGHT, PERCENT: TA_RIGHT, SCORE: TA_RIGHT}
@@ -143,7 +119,9 @@ def _table(report: Report, font: str) -> Table:
 
     depth = len(report.header)
     grid: list[list[object]] = [["" for _ in range(report.columns)] for _ in range(depth)]
-    commands = [("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    # FONTNAME: empty cells (under a span) are drawn as strings too; never in an unembedded Helvetica.
+    commands = [("FONTNAME", (0, 0), (-1, -1), font),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("BACKGROUND", (0, 0), (-1, depth - 1), HEADER_BG),
                 ("LEFTPADDING", (0, 0), (-1, -1), PAD), ("RIGHTPADDING", (0, 0), (-1, -1), PAD),
                 ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
@@ -152,9 +130,15 @@ def _table(report: Report, font: str) -> Table:
         if cell.colspan > 1 or cell.rowspan > 1:
             commands.append(("SPAN", (cell.col, cell.row),
                              (cell.col + cell.colspan - 1, cell.row + cell.rowspan - 1)))
+    for merge in report.merges:
+        commands.append(("SPAN", (merge.col, depth + merge.row), (merge.col, depth + merge.row + merge.rowspan - 1)))
+    covered = {(merge.row + dr, merge.col) for merge in report.merges for dr in range(1, merge.rowspan)}
     for r, row in enumerate(report.rows, start=depth):
-        line = []
-        for value, fmt in zip(row.cells, report.formats, strict=True):
+        line: list[object] = []
+        for c, (value, fmt) in enumerate(zip(row.cells, report.formats, strict=True)):
+            if (r - depth, c) in covered:
+                line.append("")
+                continue
             text = cell_text(value, fmt)
             # Short labels (序号, 不适用, 待录入) sit centred, as a hand-filled form would have them.
             style = short if isinstance(value, str) and len(text) <= 4 or (fmt == TEXT and isinstance(value, int)) \
@@ -170,17 +154,19 @@ def _table(report: Report, font: str) -> Table:
 
 def _line(cells: list[Paragraph], widths: list[float]) -> Table:
     table = Table([cells], colWidths=widths)
-    table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), CJK),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                                ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
     return table
 
 
-def render_pdf(report: Report) -> bytes:
+def render_pdf(report: ReportTable) -> bytes:
     font, _ = register_fonts()
     out = BytesIO()
     doc = SimpleDocTemplate(out, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
                             bottomMargin=MARGIN + 4 * mm, title=report.title, author=report.unit or "liangbing",
-                            subject=report.period)
+                            subject=report.period, creator="liangbing", lang="zh-CN", initialFontName=CJK,
+                            invariant=1, pageCompression=1)
     normal = _style(font, 10)
     story: list = []
     if report.form_label:
@@ -191,11 +177,7 @@ def render_pdf(report: Report) -> bytes:
         period += "　　<font color='#c00000'>【演示数据，非真实报表】</font>"
     story += [_line([Paragraph(period, normal), Paragraph(markup(report.measure), _style(font, 10, TA_RIGHT))],
                     [WIDTH * 0.7, WIDTH * 0.3]), Spacer(1, 1.5 * mm), _table(report, font), Spacer(1, 3 * mm)]
-    made = f"{report.prepared_on.year}年{report.prepared_on.month}月{report.prepared_on.day}日" \
-        if report.prepared_on else ""
-    footer = [f"填报单位：{report.unit}", "填报人：", "审核人：", f"填报日期：{made}"]
-    story.append(_line([Paragraph(markup(text), normal) for text in footer],
-                       [WIDTH * 0.4, WIDTH * 0.18, WIDTH * 0.18, WIDTH * 0.24]))
+    story.append(_line([Paragraph(markup(text), normal) for text in report.footer], _footer_widths(report.footer)))
     if report.notes:
         small = _style(font, 8)
         story.append(Spacer(1, 2.5 * mm))
@@ -211,3 +193,11 @@ def render_pdf(report: Report) -> bytes:
 
     doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
     return out.getvalue()
+
+
+def _footer_widths(footer: tuple[str, ...]) -> list[float]:
+    """The first item (填报单位 and its name) gets the room it needs up to 40 %; the others share the rest,
+    leaving space after each label for a handwritten name."""
+    first = min(max(text_width(footer[0], 10) + 12 * mm, WIDTH * 0.25), WIDTH * 0.4) if footer else 0
+    rest = (WIDTH - first) / max(len(footer) - 1, 1)
+    return [first, *[rest] * (len(footer) - 1)]

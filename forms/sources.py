@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from clinic.db.models import Drug, Institution, Setting
 from clinic.policy import Policy, PolicyError
+from clinic.policy.model import MissingSetting, setting_label
 from clinic.profile import local_institution, policy_in_force
+
+
+class FormError(ValueError):
+    """A form cannot be printed as the document requires; the message says why, in Chinese."""
+
 
 # Printed in the bottom margin of every form made from a demo database (clinic/demo/build.py).
 DEMO_NOTE = "演示数据 · 虚构人员，非正式单据"
@@ -37,6 +43,17 @@ def policy_on(session: Session, day: date) -> Policy:
         return policy_in_force(session, day)
     except PolicyError:
         return policy_in_force(session, date.today())
+
+
+def refill_window_days(policy: Policy) -> int:
+    """附件3 注意2's figure (seeds/000 附件3: 15 days in Ezhou). A region whose document gives none
+    prints nothing until an administrator sets it: a blank or guessed figure on a signed form would
+    be a rule the clinic never agreed to."""
+    try:
+        return policy.refill_window_days
+    except MissingSetting as exc:
+        raise FormError(f"政策“{policy.name}”缺少本地设置：{setting_label(exc.key)}（{exc.key}），"
+                        "附件3 注意2 须写明该天数，请管理员填写后再打印") from None
 
 
 def quantity_text(session: Session, drug_code: str, quantity: Decimal) -> str:

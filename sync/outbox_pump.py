@@ -23,13 +23,18 @@ from sqlalchemy.engine import Connection
 
 from clinic.db.engine import Database
 from clinic.db.models import Drug, OutboxEntry, Settlement
-from clinic.db.outbox import compact
-from clinic.db.records import drug_codes, to_plain
-from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PushRecord, PushRequest, PushResponse
+from clinic.db.outbox import compact, pending_count
+from clinic.db.records import RECORD_TYPES, drug_codes, to_plain
+from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PushResponse
 
 OUTBOX = OutboxEntry.__table__
 MAX_BACKOFF = timedelta(hours=1)
 MISSING = "服务器未确认收到，稍后自动重发"
+# Record types whose row or lines name a catalogue drug: their pushes carry the drug's entry too.
+NAMES_DRUGS = {name for name, rt in RECORD_TYPES.items()
+               if any(fk.column.table is Drug.__table__
+                      for table in [rt.table, *(child.__table__ for _, child, _ in rt.children)]
+                      for column in table.columns for fk in column.foreign_keys)}
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Batch:
     key: str
     rows: list[Row]
     resumed: bool = False
+    pending: int = 0                  # the outbox still open when claimed (the township page shows it)
 
 
 @dataclass
@@ -76,47 +82,60 @@ def _rows(conn: Connection, query) -> list[Row]:
 def claim_batch(db: Database, now: datetime, *, after_seq: int = 0, force: bool = False,
                 max_records: int = MAX_BATCH_RECORDS, max_bytes: int = MAX_BATCH_BYTES) -> Batch | None:
     with db.session("sync") as s:
-        conn = s.connection()
-        due = True if force else _due(now)
-        key = conn.scalar(select(OUTBOX.c.batch_key).where(OUTBOX.c.status == "sending", due)
-                          .order_by(OUTBOX.c.seq).limit(1))
-        if key is not None:
-            return Batch(key, _rows(conn, select(OUTBOX).where(OUTBOX.c.batch_key == key,
-                                                               OUTBOX.c.status == "sending").order_by(OUTBOX.c.seq)),
-                         resumed=True)
-        if conn.scalar(select(OUTBOX.c.seq).where(OUTBOX.c.status == "sending").limit(1)) is not None:
-            return None                  # an earlier batch is waiting out its backoff: keep the order
-        candidates = _rows(conn, select(OUTBOX).where(OUTBOX.c.status == "pending", OUTBOX.c.seq > after_seq, due)
-                           .order_by(OUTBOX.c.seq).limit(max_records))
-        chosen, size = [], 0
-        for row in candidates:
-            size += len(row.payload.encode("utf-8"))
-            if chosen and size > max_bytes:
-                break
-            chosen.append(row)
-        if not chosen:
-            return None
-        key = uuid.uuid4().hex
-        conn.execute(update(OUTBOX).where(OUTBOX.c.seq.in_([r.seq for r in chosen]))
-                     .values(status="sending", batch_key=key))
-        return Batch(key, chosen)
+        return _claim(s.connection(), now, after_seq, force, max_records, max_bytes)
 
 
-def build_request(db: Database, batch: Batch, now: datetime, pending: int) -> PushRequest:
-    payloads = {row.seq: json.loads(row.payload) for row in batch.rows}
+def _claim(conn: Connection, now: datetime, after_seq: int, force: bool, max_records: int,
+           max_bytes: int) -> Batch | None:
+    due = True if force else _due(now)
+    key = conn.scalar(select(OUTBOX.c.batch_key).where(OUTBOX.c.status == "sending", due)
+                      .order_by(OUTBOX.c.seq).limit(1))
+    if key is not None:
+        return Batch(key, _rows(conn, select(OUTBOX).where(OUTBOX.c.batch_key == key, OUTBOX.c.status == "sending")
+                                .order_by(OUTBOX.c.seq)), resumed=True, pending=pending_count(conn))
+    if conn.scalar(select(OUTBOX.c.seq).where(OUTBOX.c.status == "sending").limit(1)) is not None:
+        return None                  # an earlier batch is waiting out its backoff: keep the order
+    candidates = _rows(conn, select(OUTBOX).where(OUTBOX.c.status == "pending", OUTBOX.c.seq > after_seq, due)
+                       .order_by(OUTBOX.c.seq).limit(max_records))
+    chosen, size = [], 0
+    for row in candidates:
+        size += len(row.payload.encode("utf-8"))
+        if chosen and size > max_bytes:
+            break
+        chosen.append(row)
+    if not chosen:
+        return None
+    key = uuid.uuid4().hex
+    conn.execute(update(OUTBOX).where(OUTBOX.c.seq.in_([r.seq for r in chosen]))
+                 .values(status="sending", batch_key=key))
+    return Batch(key, chosen, pending=pending_count(conn))
+
+
+def request_body(db: Database, batch: Batch, now: datetime) -> bytes:
+    """The PushRequest (sync/protocol.py) as JSON. Each payload is the outbox's canonical JSON text,
+    spliced in as it is: the hash was taken of exactly that text, and nothing is parsed and re-encoded."""
+    payloads = {row.seq: json.loads(row.payload) for row in batch.rows if row.record_type in NAMES_DRUGS}
     codes = set().union(*(drug_codes(p) for p in payloads.values()))
-    with db.session("sync") as s:
-        drugs = {d.code: {c.name: to_plain(getattr(d, c.key)) for c in Drug.__table__.columns}
-                 for d in s.scalars(select(Drug).where(Drug.code.in_(codes)))} if codes else {}
-    records = [PushRecord(id=row.record_id, type=row.record_type, seq=row.seq, hash=row.payload_hash,
-                          base_hash=row.base_hash, payload=payloads[row.seq],
-                          drugs=[drugs[c] for c in sorted(drug_codes(payloads[row.seq])) if c in drugs])
-               for row in batch.rows]
-    return PushRequest(batch_key=batch.key, client_time=now, pending=pending, records=records)
+    drugs = {}
+    if codes:
+        with db.session("sync") as s:
+            drugs = {d.code: {c.name: to_plain(getattr(d, c.key)) for c in Drug.__table__.columns}
+                     for d in s.scalars(select(Drug).where(Drug.code.in_(codes)))}
+    records = []
+    for row in batch.rows:
+        wanted = sorted(drug_codes(payloads[row.seq])) if row.seq in payloads else ()
+        head = json.dumps({"id": row.record_id, "type": row.record_type, "seq": row.seq, "hash": row.payload_hash,
+                           "base_hash": row.base_hash, "drugs": [drugs[c] for c in wanted if c in drugs]},
+                          ensure_ascii=False)
+        records.append(f'{head[:-1]},"payload":{row.payload}}}')
+    head = json.dumps({"batch_key": batch.key, "client_time": now.isoformat(), "pending": batch.pending})
+    return f'{head[:-1]},"records":[{",".join(records)}]}}'.encode()
 
 
-def apply_answer(db: Database, batch: Batch, answer: PushResponse, now: datetime, tally: Tally) -> None:
-    """The server's verdict on every row of the batch, in one local commit."""
+def apply_answer(db: Database, batch: Batch, answer: PushResponse, now: datetime, tally: Tally,
+                 claim_next: dict | None = None) -> Batch | None:
+    """The server's verdict on every row of the batch, in one local commit; with `claim_next`
+    (claim_batch's options) the next batch is claimed in the same commit."""
     results = {r.id: r for r in answer.results}
     with db.session("sync") as s:
         conn = s.connection()
@@ -154,6 +173,10 @@ def apply_answer(db: Database, batch: Batch, answer: PushResponse, now: datetime
             conn.execute(update(Settlement.__table__).where(
                 Settlement.id.in_(settlements), Settlement.state == "settled_offline").values(state="uploaded"))
         compact(conn, acknowledged)
+        if claim_next is None:
+            return None
+        return _claim(conn, now, claim_next.get("after_seq", 0), claim_next.get("force", False),
+                      claim_next.get("max_records", MAX_BATCH_RECORDS), claim_next.get("max_bytes", MAX_BATCH_BYTES))
 
 
 def back_to_pending(conn: Connection, row: Row, now: datetime, reason: str | None, *, delay: bool = True) -> None:
@@ -186,8 +209,9 @@ def split_batch(db: Database, batch: Batch, now: datetime, reason: str) -> bool:
     with db.session("sync") as s:
         conn = s.connection()
         if len(batch.rows) == 1:
+            why = f"该记录过大，乡镇服务器无法接收（{reason}）；请删减记录中过长的文字，保存后会重新上传"
             conn.execute(update(OUTBOX).where(OUTBOX.c.seq == batch.rows[0].seq).values(
-                status="rejected", last_error=reason, batch_key=None, updated_at=now))
+                status="rejected", last_error=why, batch_key=None, updated_at=now))
             return False
         for row in batch.rows:
             back_to_pending(conn, row, now, None, delay=False)

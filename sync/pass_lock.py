@@ -35,6 +35,10 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+class Busy(SyncError):
+    """Another pass holds the lock; it will record its own outcome."""
+
+
 class PassLock:
     def __init__(self, database: Path):
         self.path = Path(f"{database}.sync-lock")
@@ -44,7 +48,7 @@ class PassLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_lock(fd):
             os.close(fd)
-            raise SyncError("另一个同步正在进行，请稍后再试")
+            raise Busy("另一个同步正在进行，请稍后再试")
         self.fd = fd
         return self
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Sync tokens go to a throw-away folder, never to the tester's own OS keyring (sync/token_store.py).
+os.environ.setdefault("LIANGBING_SECRETS_DIR", tempfile.mkdtemp(prefix="liangbing-secrets-"))
 
 
 @pytest.fixture

@@ -63,6 +63,10 @@ def install(session_factory) -> None:
                 if isinstance(obj, AuditEvent) or not session.is_modified(obj) and action == "update":
                     continue
                 changes = _changes(obj, action)
+                # Extra facts a service attaches before the flush (e.g. why a patient was deleted):
+                # the audit table is append-only, so they cannot be added to the event afterwards.
+                notes = session.info.get("audit_notes", {})
+                changes.update(notes.pop((type(obj).__tablename__, getattr(obj, "id", None)), {}))
                 if action == "update" and not changes:
                     continue
                 if action == "update" and "deleted_at" in changes and changes["deleted_at"][0] is None:

@@ -25,7 +25,24 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class DatabaseError(Exception):
-    """The database cannot be opened; the message says why in words a clinic can act on."""
+    """The database cannot be opened; the message says why in words a clinic can act on (one line).
+    `last_backup` is the newest good backup when one exists, for the GUI to offer restoring it."""
+
+    def __init__(self, message: str, *, path: Path | None = None, last_backup: Path | None = None):
+        super().__init__(message)
+        self.path, self.last_backup = path, last_backup
+
+
+class DatabaseCorrupt(DatabaseError):
+    """The file is damaged (or not a database at all)."""
+
+
+class DatabaseLocked(DatabaseError):
+    """Another program holds the file."""
+
+
+class MigrationFailed(DatabaseError):
+    """Upgrading the schema failed; the original file is unchanged."""
 
 
 def alembic_config() -> Config:
@@ -81,8 +98,11 @@ class Database:
         self.engine.dispose()
 
 
-def migrate(db: Database) -> None:
-    cfg = alembic_config()
+def migrate(db: Database, cfg: Config | None = None) -> None:
+    """Bring the file to the newest schema. An existing file is copied first (kept as `.bak`), and the
+    upgrade runs on a working copy that replaces the original's content in one SQLite transaction
+    only after it succeeded and passed `integrity_check`: a failed upgrade leaves the original as it was."""
+    cfg = cfg or alembic_config()
     script = ScriptDirectory.from_config(cfg)
     head = script.get_current_head()
     with db.engine.connect() as conn:
@@ -99,31 +119,101 @@ def migrate(db: Database) -> None:
         raise DatabaseError(f"{db.path.name} 不是本软件的数据库（缺少架构版本），未作任何修改")
     if current == head:
         return
-    if current is not None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        copy_database(db.path, db.path.with_name(f"{db.path.name}.before-{head}-{stamp}.bak"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if current is None:                 # a new, empty file: nothing to protect
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    copy_database(db.path, db.path.with_name(f"{db.path.name}.before-{head}-{stamp}.bak"))
+    work = db.path.with_name(f".{db.path.name}.upgrading-{stamp}")
+    db.engine.dispose()
+    try:
+        copy_database(db.path, work)
+        engine = create_engine(f"sqlite:///{work}")
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            engine.dispose()
+        problem = _integrity_problem(work)
+        if problem:
+            raise RuntimeError(f"升级后的完整性检查未通过：{problem}")
+        copy_database(work, db.path)    # the backup API writes the destination in one transaction
+    except Exception as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise MigrationFailed(
+            f"数据库 {db.path.name} 升级到架构 {head} 失败（{detail[0] if detail else type(exc).__name__}），"
+            f"原文件未作任何修改，请联系技术支持", path=db.path) from exc
+    finally:
+        for leftover in (work, Path(f"{work}-wal"), Path(f"{work}-shm"), Path(f"{work}-journal")):
+            leftover.unlink(missing_ok=True)
 
 
-def open_database(path: str | Path, *, create: bool = True) -> Database:
+def _integrity_problem(path: Path) -> str | None:
+    from clinic.backup import integrity_problem
+
+    return integrity_problem(path)
+
+
+def _with_backup_offer(message: str, path: Path) -> tuple[str, Path | None]:
+    """The message, plus the newest good backup and the command that restores it, if there is one."""
+    from clinic.backup import last_good_backup
+
+    try:
+        last = last_good_backup(path)
+    except OSError:
+        last = None
+    if last is None:
+        return f"{message}；未找到备份", None
+    return (f"{message}；最近一次完好的备份是 {last.label}（{last.path}），"
+            f"可用 liangbing restore --db \"{path}\" --from \"{last.path}\" 恢复", last.path)
+
+
+def _classify(exc: BaseException, path: Path) -> DatabaseError:
+    text = str(getattr(exc, "orig", None) or exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseLocked(f"数据库 {path.name} 正被另一个程序占用，请关闭其他窗口或程序后重试", path=path)
+    if "unable to open" in text:
+        return DatabaseLocked(f"无法打开数据库 {path.name}（文件被占用或没有访问权限）", path=path)
+    message, last = _with_backup_offer(f"数据库 {path.name} 已损坏，无法读取（{text}）", path)
+    return DatabaseCorrupt(message, path=path, last_backup=last)
+
+
+def check_readable(path: Path) -> None:
+    """Before anything else touches the file: SQLite's quick check, so a damaged file is reported as
+    such when it is opened rather than as an odd error in the middle of the day's work."""
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise _classify(exc, path) from None
+    if rows != [("ok",)]:
+        message, last = _with_backup_offer(f"数据库 {path.name} 已损坏（完整性检查：{rows[0][0]}）", path)
+        raise DatabaseCorrupt(message, path=path, last_backup=last)
+
+
+def open_database(path: str | Path, *, create: bool = True, migrations: Config | None = None) -> Database:
     path = Path(path)
     if not path.exists() and not create:
-        raise DatabaseError(f"找不到数据库文件：{path}")
+        raise DatabaseError(f"找不到数据库文件：{path}", path=path)
     if path.exists() and path.is_dir():
-        raise DatabaseError(f"{path} 是文件夹，不是数据库文件")
+        raise DatabaseError(f"{path} 是文件夹，不是数据库文件", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > 0:
+        check_readable(path)
     db = Database(path)
     try:
-        migrate(db)
+        migrate(db, migrations)
         db.load_local_institution()
     except (SADatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
-        text = str(exc.orig if hasattr(exc, "orig") else exc)
-        if "locked" in text:
-            raise DatabaseError(f"数据库 {path.name} 正被另一个程序占用，请关闭其他窗口后重试") from None
-        raise DatabaseError(f"数据库 {path.name} 无法读取（文件可能已损坏）：{text}。请从备份恢复") from None
+        raise _classify(exc, path) from None
     except Exception:
         db.close()
         raise

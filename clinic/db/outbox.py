@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import event, exists, func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -117,14 +117,21 @@ def record_server_version(conn: Connection, type_name: str, record_id: str, payl
 
 def compact(conn: Connection, record_ids: Iterable[str]) -> None:
     """Keep only the newest acknowledged row of each record (and anything newer): older versions,
-    including old rejections and conflicts that a later version replaced, have served their purpose."""
+    including old rejections and conflicts that a later version replaced, have served their purpose.
+    Decided in Python from the rows read by record id (a correlated DELETE would walk the status
+    index through every acknowledged row, for every record)."""
     ids = list(record_ids)
-    newer = OUTBOX.alias("newer")
     for start in range(0, len(ids), 500):
-        superseded = exists().where(newer.c.record_id == OUTBOX.c.record_id, newer.c.status == "acknowledged",
-                                    newer.c.seq > OUTBOX.c.seq)
-        conn.execute(OUTBOX.delete().where(OUTBOX.c.record_id.in_(ids[start:start + 500]),
-                                           OUTBOX.c.status.not_in(OPEN), superseded))
+        rows = conn.execute(select(OUTBOX.c.record_id, OUTBOX.c.seq, OUTBOX.c.status).where(
+            OUTBOX.c.record_id.in_(ids[start:start + 500]))).all()
+        newest: dict[str, int] = {}
+        for record_id, seq, status in rows:
+            if status == "acknowledged" and seq > newest.get(record_id, -1):
+                newest[record_id] = seq
+        stale = [seq for record_id, seq, status in rows
+                 if status not in OPEN and seq < newest.get(record_id, -1)]
+        if stale:
+            conn.execute(OUTBOX.delete().where(OUTBOX.c.seq.in_(stale)))
 
 
 def pending_count(conn: Connection) -> int:

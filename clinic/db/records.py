@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, String, Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -113,41 +114,78 @@ def payload_hash(payload: dict) -> str:
     return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
 
 
-def _from_plain(column, value: object, where: str) -> object:
-    label = f"{where}{column.name}"
-    if value is None:
-        if not column.nullable and not column.primary_key:
-            raise RecordError(f"字段 {label} 不能为空")
-        return None
-    kind = column.type
+CENT = Decimal("0.01")
+NO_DEFAULT = object()
+
+
+def _decimal(value: object, label: str, money: bool) -> Decimal:
+    if not isinstance(value, str):
+        raise RecordError(f"字段 {label} 应为字符串形式的十进制数，收到 {value!r}")
     try:
-        if isinstance(kind, Money | DecimalText):
-            if not isinstance(value, str):
-                raise RecordError(f"字段 {label} 应为字符串形式的十进制数，收到 {value!r}")
-            number = Decimal(value)
-            if not number.is_finite():
-                raise InvalidOperation
-            return number
-        if isinstance(kind, DateTime):
-            return datetime.fromisoformat(_text(value, label))
-        if isinstance(kind, Date):
-            return date.fromisoformat(_text(value, label))
-        if isinstance(kind, Boolean):
-            if not isinstance(value, bool):
-                raise RecordError(f"字段 {label} 应为 true 或 false，收到 {value!r}")
-            return value
-        if isinstance(kind, Integer):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise RecordError(f"字段 {label} 应为整数，收到 {value!r}")
-            return value
-    except (InvalidOperation, ValueError) as exc:
-        if isinstance(exc, RecordError):
-            raise
+        number = Decimal(value)
+    except InvalidOperation:
         raise RecordError(f"字段 {label} 的值无效：{value!r}") from None
-    text = _text(value, label)
-    if isinstance(kind, String) and kind.length and len(text) > kind.length:
-        raise RecordError(f"字段 {label} 超长（最多 {kind.length} 字，收到 {len(text)} 字）")
-    return text
+    if not number.is_finite():
+        raise RecordError(f"字段 {label} 的值无效：{value!r}")
+    if money and number != number.quantize(CENT):      # stored in fen: never round what was sent
+        raise RecordError(f"字段 {label} 的金额须精确到分，收到 {value!r}")
+    return number
+
+
+def _iso(parse):
+    def convert(value: object, label: str):
+        try:
+            return parse(_text(value, label))
+        except ValueError:
+            raise RecordError(f"字段 {label} 的值无效：{value!r}") from None
+    return convert
+
+
+def _boolean(value: object, label: str) -> bool:
+    if not isinstance(value, bool):
+        raise RecordError(f"字段 {label} 应为 true 或 false，收到 {value!r}")
+    return value
+
+
+def _integer(value: object, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"字段 {label} 应为整数，收到 {value!r}")
+    return value
+
+
+def _string(length: int | None):
+    def convert(value: object, label: str) -> str:
+        text = _text(value, label)
+        if length and len(text) > length:
+            raise RecordError(f"字段 {label} 超长（最多 {length} 字，收到 {len(text)} 字）")
+        return text
+    return convert
+
+
+def _converter(column):
+    kind = column.type
+    if isinstance(kind, Money):
+        return lambda value, label: _decimal(value, label, True)
+    if isinstance(kind, DecimalText):
+        return lambda value, label: _decimal(value, label, False)
+    if isinstance(kind, DateTime):
+        return _iso(datetime.fromisoformat)
+    if isinstance(kind, Date):
+        return _iso(date.fromisoformat)
+    if isinstance(kind, Boolean):
+        return _boolean
+    if isinstance(kind, Integer):
+        return _integer
+    return _string(kind.length if isinstance(kind, String) else None)
+
+
+@cache
+def _plan(table: Table, skip: tuple[str, ...]) -> tuple[frozenset[str], tuple[tuple, ...]]:
+    """Per column, once per table: (name, converter, may be left out, may be null, default if left out)."""
+    columns = [c for c in table.columns if c.name not in skip]
+    return frozenset(c.name for c in columns), tuple(
+        (c.name, _converter(c), c.nullable, c.nullable or c.primary_key,
+         c.default.arg if c.default is not None and c.default.is_scalar else NO_DEFAULT) for c in columns)
 
 
 def _text(value: object, label: str) -> str:
@@ -159,21 +197,24 @@ def _text(value: object, label: str) -> str:
 def row_values(table: Table, payload: object, where: str, skip: tuple[str, ...] = ()) -> dict:
     if not isinstance(payload, dict):
         raise RecordError(f"{where or '记录'}应为 JSON 对象")
-    names = {c.name for c in table.columns if c.name not in skip}
-    unknown = sorted(set(payload) - names)
-    if unknown:
-        raise RecordError(f"{where}含未知字段：{', '.join(unknown)}")
+    names, plan = _plan(table, skip)
+    if not names.issuperset(payload):
+        raise RecordError(f"{where}含未知字段：{', '.join(sorted(set(payload) - names))}")
     values = {}
-    for column in table.columns:
-        if column.name in skip:
-            continue
-        if column.name not in payload:
-            if column.default is not None and column.default.is_scalar:
-                values[column.name] = column.default.arg
+    for name, convert, optional, nullable, default in plan:
+        if name not in payload:
+            if default is not NO_DEFAULT:
+                values[name] = default
                 continue
-            if not column.nullable:
-                raise RecordError(f"{where}缺少必填字段 {column.name}")
-        values[column.name] = _from_plain(column, payload.get(column.name), where)
+            if not optional:
+                raise RecordError(f"{where}缺少必填字段 {name}")
+        value = payload.get(name)
+        if value is None:
+            if not nullable:
+                raise RecordError(f"字段 {where}{name} 不能为空")
+            values[name] = None
+        else:
+            values[name] = convert(value, f"{where}{name}")
     return values
 
 

@@ -76,9 +76,10 @@ def plan_patient(rng: random.Random, patient: dict, drugs: list[Drug], standards
 def _filings(rng, plan, diseases, start, today) -> list[FilingIn]:
     entitled = []
     # The first approved disease is the primary one (seeds/000 二(一)4(4)).
-    for i, disease in enumerate(diseases):
+    for disease in diseases:
         tier = "severe" if rng.random() < 0.1 else "ordinary"
         code, name = ICD[disease]
+        measured = "血压" if disease == "hypertension" else "血糖"
         fate = rng.random()
         state = "approved" if fate < 0.93 else "submitted" if fate < 0.98 else "rejected"
         filed = start - timedelta(days=rng.randrange(10, 200)) if state == "approved" else \
@@ -86,7 +87,7 @@ def _filings(rng, plan, diseases, start, today) -> list[FilingIn]:
         plan.add(Filing, {
             "patient_id": plan.patient_id, "kind": "initial", "disease": disease, "tier": tier,
             "is_primary": state == "approved" and not entitled, "icd10": code, "filed_on": filed, "state": state,
-            "history_diagnosis": f"{name}病史{rng.randrange(1, 15)}年，多次测量{'血压' if i == 0 else '血糖'}升高",
+            "history_diagnosis": f"{name}病史{rng.randrange(1, 15)}年，多次测量{measured}升高",
             "history_signer": "王建华", "history_signed_on": filed, "treatment_plan": PLANS[disease],
             "plan_signer": "王建华", "plan_signed_on": filed, "version": 1,
             "reject_reason": "病史资料不全，请补充近三个月检查结果" if state == "rejected" else None,

@@ -6,35 +6,37 @@
 - A settlement the 医保 reviewer refused (state "rejected", 拒付) is left out, with any refund of it:
   the fund did not pay it. "adjusted" settlements count with the amounts recorded.
 - Money is summed in SQL over integer fen (clinic/db/types.Money), so totals are exact Decimals.
-- Per-clinic filter on the settlement's own institution_code; insurance on the settlement's insurance
-  (the patient's 险种 when it was settled).
+- The clinic filter is on the settlement's own institution_code; insurance on the settlement's
+  insurance (the patient's 险种 when it was settled); the level on the settling institution's level
+  recorded with it (一级及以下 1 / 二级 2 / 三级 3 / 定点零售药店 pharmacy).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from clinic.db.models import DispenseLine, Settlement, SettlementDisease
 from clinic.money import ZERO
+from clinic.reports.scope import Scope
 
 PHARMACY = "pharmacy"
 
 
-def _counted(start: date, end: date, institutions: Sequence[str] | None, insurance: str | None) -> list:
+def counted(start: date, end: date, scope: Scope, insurance: str | None) -> list:
+    """The WHERE conditions for the settlements a report period counts."""
     original = aliased(Settlement)
     refused = select(original.id).where(original.state == "rejected")
     conditions = [Settlement.deleted_at.is_(None), Settlement.settled_on >= start, Settlement.settled_on <= end,
                   Settlement.state != "rejected",
                   Settlement.reverses_id.is_(None) | Settlement.reverses_id.not_in(refused)]
-    if institutions is not None:
-        conditions.append(Settlement.institution_code.in_(list(institutions)))
+    if scope.institutions is not None:
+        conditions.append(Settlement.institution_code.in_(scope.institutions))
     if insurance is not None:
         conditions.append(Settlement.insurance == insurance)
     return conditions
@@ -42,39 +44,43 @@ def _counted(start: date, end: date, institutions: Sequence[str] | None, insuran
 
 @dataclass(frozen=True)
 class Amounts:
+    cost: Decimal = ZERO              # 医疗费 / 药品费用: full price of the 两病 drugs bought
     policy_range: Decimal = ZERO      # 政策范围内费用
     fund_pay: Decimal = ZERO          # 基金支付 (报销额)
 
     def __add__(self, other: Amounts) -> Amounts:
-        return Amounts(self.policy_range + other.policy_range, self.fund_pay + other.fund_pay)
+        return Amounts(self.cost + other.cost, self.policy_range + other.policy_range,
+                       self.fund_pay + other.fund_pay)
 
 
-def disease_amounts(session: Session, start: date, end: date, institutions: Sequence[str] | None = None,
-                    insurance: str | None = None) -> dict[tuple[str, str, str], Amounts]:
-    """(disease, tier, institution level) → policy-range cost and fund payment, refunds netted."""
-    rows = session.execute(
+def claim_amounts(session: Session, start: date, end: date, scope: Scope,
+                  insurance: str | None = None) -> dict[tuple[str, str, str], Amounts]:
+    """(disease, tier, institution level) → cost, policy-range cost and fund payment, refunds netted.
+
+    The cost is the dispense lines' full price (over-standard part included) of the disease's drugs
+    the settlement covered (it has a SettlementDisease for the disease); a refund subtracts its
+    purchase's lines. Drugs outside the 两病 scope are not this scheme's cost (seeds/000 二(一)5)."""
+    where = counted(start, end, scope, insurance)
+    found: dict[tuple[str, str, str], Amounts] = defaultdict(Amounts)
+    paid = session.execute(
         select(SettlementDisease.disease, SettlementDisease.tier, Settlement.institution_level,
                func.sum(SettlementDisease.policy_range), func.sum(SettlementDisease.fund_pay))
-        .join(Settlement, Settlement.id == SettlementDisease.settlement_id)
-        .where(*_counted(start, end, institutions, insurance))
+        .join(Settlement, Settlement.id == SettlementDisease.settlement_id).where(*where)
         .group_by(SettlementDisease.disease, SettlementDisease.tier, Settlement.institution_level))
-    return {(disease, tier, level): Amounts(policy_range or ZERO, fund or ZERO)
-            for disease, tier, level, policy_range, fund in rows}
-
-
-def drug_costs(session: Session, start: date, end: date, institutions: Sequence[str] | None = None,
-               insurance: str | None = None) -> dict[str, Decimal]:
-    """disease → 药品费用: the full price of the 两病 drugs bought (over-standard part included), from
-    the dispense lines; a refund subtracts its purchase's lines."""
-    rows = session.execute(
-        select(DispenseLine.disease, Settlement.reverses_id.is_(None), func.sum(DispenseLine.line_total))
-        .join(Settlement, Settlement.dispense_id == DispenseLine.dispense_id)
-        .where(*_counted(start, end, institutions, insurance), DispenseLine.in_scope)
-        .group_by(DispenseLine.disease, Settlement.reverses_id.is_(None)))
-    costs: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for disease, is_original, amount in rows:
-        costs[disease] += (amount or ZERO) if is_original else -(amount or ZERO)
-    return dict(costs)
+    for disease, tier, level, policy_range, fund in paid:
+        found[(disease, tier, level)] += Amounts(ZERO, policy_range or ZERO, fund or ZERO)
+    signed_total = case((Settlement.reverses_id.is_(None), DispenseLine.line_total), else_=-DispenseLine.line_total)
+    bought = session.execute(
+        select(SettlementDisease.disease, SettlementDisease.tier, Settlement.institution_level,
+               func.sum(signed_total))
+        .join(Settlement, Settlement.id == SettlementDisease.settlement_id)
+        .join(DispenseLine, and_(DispenseLine.dispense_id == Settlement.dispense_id,
+                                 DispenseLine.disease == SettlementDisease.disease, DispenseLine.in_scope))
+        .where(*where)
+        .group_by(SettlementDisease.disease, SettlementDisease.tier, Settlement.institution_level))
+    for disease, tier, level, cost in bought:
+        found[(disease, tier, level)] += Amounts(cost or ZERO)
+    return dict(found)
 
 
 @dataclass(frozen=True)
@@ -83,16 +89,14 @@ class Uptake:
     visits: int = 0       # 待遇享受人次
 
 
-def uptake(session: Session, start: date, end: date, institutions: Sequence[str] | None = None,
-           insurance: str | None = None) -> dict[str, Uptake]:
-    """disease → 待遇享受人数 / 人次. A settlement is one 人次 for each disease it bought drugs for; a
-    refund is −1 in its month. A patient counts once when their net 人次 in the period is positive."""
+def uptake(session: Session, start: date, end: date, scope: Scope, insurance: str | None = None) -> dict[str, Uptake]:
+    """disease → 待遇享受人数 / 人次. A settlement is one 人次 for each disease it paid under; a refund
+    is −1 in its month. A patient counts once when their net 人次 in the period is positive."""
     rows = session.execute(
-        select(Settlement.patient_id, DispenseLine.disease, Settlement.reverses_id.is_(None),
-               func.count(func.distinct(Settlement.id)))
-        .join(DispenseLine, DispenseLine.dispense_id == Settlement.dispense_id)
-        .where(*_counted(start, end, institutions, insurance), DispenseLine.in_scope)
-        .group_by(Settlement.patient_id, DispenseLine.disease, Settlement.reverses_id.is_(None)))
+        select(Settlement.patient_id, SettlementDisease.disease, Settlement.reverses_id.is_(None), func.count())
+        .join(Settlement, Settlement.id == SettlementDisease.settlement_id)
+        .where(*counted(start, end, scope, insurance))
+        .group_by(Settlement.patient_id, SettlementDisease.disease, Settlement.reverses_id.is_(None)))
     net: dict[tuple[str, str], int] = defaultdict(int)
     for patient_id, disease, is_original, n in rows:
         net[(patient_id, disease)] += n if is_original else -n

@@ -1,36 +1,37 @@
-"""The 濉溪 KPI table (seeds/004 附件2 门诊特殊疾病定额支付考核细则), scored by its own formulas
-(clinic/reports/scoring.py); the score share (得分/总分) drives the 结余分配 of 附件1 三.
+"""The 濉溪 KPI table (seeds/004 附件2 门诊特殊疾病定额支付考核细则), scored by its own formulas with the
+parameters of the assessment file (clinic/reports/assessment.py); the score share (得分/总分) is the
+考核实际得分比 that drives the 结余分配 of 附件1 三.
 
 Measured from this system's records, for the twelve months ending at the report month's end (the
-December report is the calendar year the scheme settles on; other months give a running view):
+December report is the calendar year the scheme settles on, 附件1 二(三) 年终决算; other months give a
+running view):
 - 两病人员: distinct patients with a 两病 case at month end (clinic/reports/cases.py: approved filing
-  in force, or 规范化管理 without one). 城乡居民 only by default: the scheme is 城乡居民医保.
+  in force, or 规范化管理 without one), of the file's insurance (城乡居民); with exclude_new_cases,
+  leaving out cases that began within the twelve months (二(二) 不包括当年新增“两病”人员).
 - 两病人员签约占比 = those with 家庭医生签约 (Patient.family_doctor_signed, a current flag) / 两病人员.
-- 规范管理率 = cases of the disease with at least MIN_FOLLOW_UPS follow-ups recording the disease's
+- 规范管理率 = cases of the disease with at least `min_follow_ups` follow-ups recording the disease's
   measure (血压 for 高血压; 空腹血糖 or HbA1c for 糖尿病) in the twelve months / cases of the disease.
-  An assumption: the document does not define 规范管理; 国家基本公共卫生服务规范 asks for at least four
-  face-to-face follow-ups a year (clinic/health.py FOLLOW_UP_INTERVAL_DAYS = one quarter).
 - 血压 / 血糖管理达标率 = cases whose latest reading in the twelve months is controlled (clinic/health.py
   thresholds: < 140/90 mmHg; 空腹血糖 < 7.0 mmol/L, or HbA1c < 7.0 % when no glucose was taken) / cases
   of the disease; a case without a reading is not 达标, as the public-health 控制率 counts it.
-- 两病人员就诊率 = 两病人员 with a 两病 dispense in the twelve months that was not refunded / 两病人员.
-Not in this system, so inputs (`manual`, keys in MANUAL_RATES / MANUAL_COUNTS), shown 待录入 when missing
-and never guessed: 慢性病人员签约占比, 签约包完成率, 服务包项目完成率 (rates), and the deduction counts for
-用药保障 (合理投诉), 规范诊疗 (不合格病历/处方), 规范转诊, 规范报销.
+- 两病人员就诊率 = 两病人员 with a 两病 settlement in the twelve months not refunded or refused / 两病人员.
+Everything else is an input (`inputs`, by indicator key: a rate for a rated indicator, a number of
+cases for a deduction); a measured indicator may be given too (its source is another system: the
+input then replaces the measurement, and says so). Missing inputs show 待录入 and are never guessed.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from clinic.db.models import Dispense, FollowUp, Settlement
+from clinic.db.models import FollowUp, Settlement
 from clinic.health import (
     DBP_CONTROLLED_BELOW,
     GLUCOSE_CONTROLLED_BELOW,
@@ -38,152 +39,55 @@ from clinic.health import (
     SBP_CONTROLLED_BELOW,
     bp_abnormal,
 )
+from clinic.reports.assessment import PARAMETERS, Assessment, Indicator, load_assessment, parameters_in_force
 from clinic.reports.cases import Case, cases_on
-from clinic.reports.scope import is_demo, month_end, month_label, report_policy, reporting_unit, restrict
-from clinic.reports.scoring import banded_score, deduction_score, visit_rate_score
-from clinic.reports.table import COUNT, NOT_ENTERED, PERCENT, SCORE, TEXT, HeaderCell, Report, Row
-from clinic.vocab import INSURANCES, check
-
-MIN_FOLLOW_UPS = 4          # 规范管理: ≥ 4 follow-ups in the year (国家基本公共卫生服务规范, quarterly)
-MANUAL_RATES = {"chronic_signing": "慢性病人员签约占比", "package_completion": "签约包完成率",
-                "service_item_completion": "服务包项目完成率"}
-MANUAL_COUNTS = {"complaints": "合理投诉例数", "bad_records": "不合格病历、处方例数",
-                 "bad_referrals": "不按规定转诊例数", "bad_claims": "不按规定报销例数"}
-P = Decimal
-
-
-def _band(lower: str, upper: str) -> Callable[[Decimal, Decimal], Decimal]:
-    return lambda rate, weight: banded_score(rate, weight, P(lower), P(upper))
+from clinic.reports.claims import counted
+from clinic.reports.inputs import count_input, rate_input
+from clinic.reports.scope import Scope, as_month, as_scope, is_demo, month_end, month_label, reporting_unit
+from clinic.reports.table import (
+    COUNT,
+    NOT_ENTERED,
+    PERCENT,
+    SCORE,
+    TEXT,
+    BodyMerge,
+    HeaderCell,
+    ReportTable,
+    Row,
+)
+from clinic.vocab import INSURANCES
 
 
 @dataclass(frozen=True)
-class Indicator:
-    key: str
-    no: str
-    first: str
-    second: str
-    standard: str
-    weight: Decimal
-    source: str
-    score: Callable
+class Scored:
+    indicator: Indicator
+    rate: Decimal | None        # the measured or entered rate (rated indicators)
+    cases: int | None           # the entered number of cases (deductions)
+    score: Decimal | None       # None: an input is missing
+    basis: str                  # how the figure was arrived at, printed in 计算依据
 
 
-SIGN = "80-95%；得分=达标率×分值，超过95%得满分"
-INDICATORS = (
-    Indicator("signing", "1", "签约率", "两病人员签约占比", SIGN, P(5), "签约信息系统", _band("0.80", "0.95")),
-    Indicator("chronic_signing", "", "签约率", "慢性病人员签约占比", SIGN, P(5), "签约信息系统",
-              _band("0.80", "0.95")),
-    Indicator("package_completion", "2", "签约服务数量和质量", "签约包完成率",
-              "90-95%；得分=达标率×分值，超过95%得满分", P(5), "签约信息系统", _band("0.90", "0.95")),
-    Indicator("service_item_completion", "", "签约服务数量和质量", "服务包项目完成率",
-              "95%-100%；得分=达标率×分值", P(5), "签约信息系统", _band("0.95", "1")),
-    Indicator("htn_managed", "3", "高血压", "规范管理率", "60-70%；得分=达标率×分值，超过70%得满分", P(2),
-              "公共卫生信息系统", _band("0.60", "0.70")),
-    Indicator("htn_controlled", "", "高血压", "血压管理达标率", "0-60%；得分=达标率×分值，超过60%得满分", P(3),
-              "公共卫生信息系统", _band("0", "0.60")),
-    Indicator("dm_managed", "4", "糖尿病", "规范管理率", "60-70%，得分=达标率×分值，超过70%得满分", P(2),
-              "公共卫生信息系统", _band("0.60", "0.70")),
-    Indicator("dm_controlled", "", "糖尿病", "血糖管理达标率", "0-60%，得分=达标率×分值，超过60%得满分", P(3),
-              "公共卫生信息系统", _band("0", "0.60")),
-    Indicator("complaints", "5", "用药保障", "县、镇、村慢性病用药保障到位",
-              "严格执行慢性病用药目录，保障慢性病用药。出现1例合理投诉扣0.5分。", P(5), "投诉和检查记录",
-              deduction_score),
-    Indicator("bad_records", "6", "规范诊疗", "规范诊疗率",
-              "严格执行诊疗规范，慢性病病历、处方不合格1例扣0.5分。", P(5), "检查记录", deduction_score),
-    Indicator("bad_referrals", "7", "规范转诊", "规范转诊率", "不按规定转诊每例扣0.5分。", P(5), "转诊记录",
-              deduction_score),
-    Indicator("bad_claims", "8", "规范报销", "规范报销率", "不按规定报销每例扣0.5分。", P(5), "检查记录",
-              deduction_score),
-    Indicator("visits", "9", "门诊就诊率", "两病人员就诊率", "门诊就诊率（“两病”人员实际门诊人数/“两病”人员人数）"
-              "达到70%得满分，低于70%得分：实际门诊就诊率/70%×分值", P(10), "—", visit_rate_score),
-)
+@dataclass(frozen=True)
+class KpiResult:
+    assessment: Assessment
+    start: date
+    end: date
+    scored: tuple[Scored, ...]
+    parameters: dict[str, int]
 
+    @property
+    def earned(self) -> Decimal:
+        """The sum of the scores computed so far."""
+        return sum((s.score for s in self.scored if s.score is not None), Decimal("0.00"))
 
-def check_manual(manual: Mapping[str, object]) -> dict[str, Decimal | int]:
-    """Validate the caller's manual inputs: rates as fractions 0–1, counts as whole numbers ≥ 0."""
-    clean: dict[str, Decimal | int] = {}
-    for key, value in manual.items():
-        if key in MANUAL_RATES:
-            rate = Decimal(str(value))
-            if not Decimal(0) <= rate <= Decimal(1):
-                raise ValueError(f"{MANUAL_RATES[key]}应在 0 到 1 之间（如 0.92 表示 92%）：{value}")
-            clean[key] = rate
-        elif key in MANUAL_COUNTS:
-            if isinstance(value, bool) or int(value) != Decimal(str(value)) or int(value) < 0:
-                raise ValueError(f"{MANUAL_COUNTS[key]}应为不小于 0 的整数：{value}")
-            clean[key] = int(value)
-        else:
-            known = " / ".join([*MANUAL_RATES, *MANUAL_COUNTS])
-            raise ValueError(f"未知的录入项：{key}（可选：{known}）")
-    return clean
+    @property
+    def missing(self) -> list[Scored]:
+        return [s for s in self.scored if s.score is None]
 
-
-def kpi_report(session: Session, month: date, institutions: Sequence[str] | None = None, *,
-               manual: Mapping[str, object] | None = None, insurance: str | None = "resident",
-               prepared_on: date | None = None) -> Report:
-    if insurance is not None:
-        check(INSURANCES, insurance, "险种")
-    given = check_manual(manual or {})
-    end = month_end(month)
-    start = assessment_start(end)
-    policy = report_policy(session, end, institutions)
-    measured = measure(session, start, end, institutions, insurance)
-
-    rows, earned, missing = [], Decimal(0), 0
-    for ind in INDICATORS:
-        rate = count = None
-        if ind.key in MANUAL_COUNTS:
-            count = given.get(ind.key)
-            word = MANUAL_COUNTS[ind.key]
-            basis = f"{word}（录入）" if count is not None else f"本系统无此数据，请录入{word}"
-            score = None if count is None else ind.score(count, ind.weight)
-        elif ind.key in MANUAL_RATES:
-            rate = given.get(ind.key)
-            basis = "录入" if rate is not None else "本系统无此数据，请录入"
-            score = None if rate is None else ind.score(rate, ind.weight)
-        else:
-            numerator, denominator, words = measured[ind.key]
-            rate = Decimal(numerator) / Decimal(denominator) if denominator else None
-            basis = f"{words[0]} {numerator} / {words[1]} {denominator}"
-            score = None if rate is None else ind.score(rate, ind.weight)
-            if rate is None:
-                basis += "，无考核对象"
-        if score is None:
-            missing += 1
-        else:
-            earned += score
-        shown_rate = NOT_ENTERED if rate is None and ind.key in MANUAL_RATES else rate
-        shown_count = NOT_ENTERED if count is None and ind.key in MANUAL_COUNTS else count
-        # The first-level name is printed once per group, as on the paper table.
-        first = ind.first if ind.no else ""
-        rows.append(Row((ind.no, first, ind.second, ind.standard, int(ind.weight), ind.source, shown_rate,
-                         shown_count, basis, NOT_ENTERED if score is None else score), key=(ind.key,)))
-    total_weight = sum((ind.weight for ind in INDICATORS), Decimal(0))
-    rows.append(Row(("", "合计", "", "", int(total_weight), "", None, None, "", earned if not missing else NOT_ENTERED),
-                    total=True, key=("total",)))
-
-    scope = f"{INSURANCES[insurance]}参保人员" if insurance else "各险种参保人员"
-    notes = [
-        f"考核期：{start:%Y-%m-%d}至{end:%Y-%m-%d}；对象：月末“两病”人员（{scope}，备案在有效期内或已纳入规范化管理）。",
-        f"规范管理：考核期内记录该病种指标的随访不少于{MIN_FOLLOW_UPS}次"
-        "（本系统假设，依国家基本公共卫生服务规范每年至少4次面对面随访）。",
-        f"达标：考核期内最近一次随访血压<{SBP_CONTROLLED_BELOW}/{DBP_CONTROLLED_BELOW} mmHg；"
-        f"空腹血糖<{GLUCOSE_CONTROLLED_BELOW} mmol/L（无血糖时糖化血红蛋白<{HBA1C_CONTROLLED_BELOW}%）；"
-        "无测量记录者计为未达标。",
-        "就诊率：考核期内有“两病”配药结算（未退费）的人数 / “两病”人员人数。",
-        "低于考核标准区间下限的得0分（文件未规定，本系统假设）；“超过”上限得满分；扣分项最低0分。",
-    ]
-    if missing:
-        notes.append(f"有 {missing} 项待录入；已计算项合计 {earned} 分（满分 {total_weight}）。")
-    else:
-        notes.append(f"得分比 {earned / total_weight:.2%}（用于结余分配：考核实际得分比）。")
-    return Report(
-        title=f"{policy.city}门诊特殊疾病定额支付考核表（“两病”）",
-        header=[[HeaderCell(text) for text in ("序号", "一级指标", "二级指标", "考核标准", "分值", "数据来源",
-                                                "实测率", "扣分例数", "计算依据", "得分")]],
-        formats=(TEXT, TEXT, TEXT, TEXT, COUNT, TEXT, PERCENT, COUNT, TEXT, SCORE), rows=rows,
-        period=month_label(month), unit=reporting_unit(session, institutions), notes=notes,
-        prepared_on=prepared_on or date.today(), demo=is_demo(session), measure="单位：分")
+    @property
+    def share(self) -> Decimal | None:
+        """考核实际得分比 (得分 / 总分), once every indicator is scored."""
+        return None if self.missing else self.earned / self.assessment.total_weight
 
 
 def assessment_start(end: date) -> date:
@@ -191,37 +95,78 @@ def assessment_start(end: date) -> date:
     return date(end.year, 1, 1) if end.month == 12 else date(end.year - 1, end.month + 1, 1)
 
 
-def measure(session: Session, start: date, end: date, institutions: Sequence[str] | None,
-            insurance: str | None) -> dict[str, tuple[int, int, tuple[str, str]]]:
-    """indicator key → (numerator, denominator, their names) for what this system can measure."""
-    cases = cases_on(session, end, institutions, insurance)
+def assess(session: Session, month: date | str, scope: Scope | Sequence[str] | None = None, *,
+           inputs: Mapping[str, object] | None = None, assessment: Assessment | None = None) -> KpiResult:
+    assessment = assessment or load_assessment()
+    scope = as_scope(scope)
+    raw = dict(inputs or {})
+    overrides = {name: raw.pop(name) for name in list(raw) if name in PARAMETERS}
+    known = {ind.key for ind in assessment.indicators}
+    unknown = [key for key in raw if key not in known]
+    if unknown:
+        raise ValueError(f"未知的录入项：{', '.join(unknown)}（可选：{' / '.join([*known, *PARAMETERS])}）")
+    parameters = parameters_in_force(session, assessment, overrides)
+    end = month_end(as_month(month))
+    start = assessment_start(end)
+    measured = measure(session, start, end, scope, assessment, parameters["min_follow_ups"])
+    scored = tuple(_score(ind, raw.get(ind.key), measured.get(ind.measure)) for ind in assessment.indicators)
+    return KpiResult(assessment, start, end, scored, parameters)
+
+
+def _score(ind: Indicator, given: object, measured: tuple[int, int, str, str] | None) -> Scored:
+    if ind.counts_cases:
+        if given is None:
+            return Scored(ind, None, None, None, f"本系统无此数据，请录入{ind.cases_word}")
+        cases = count_input(given, ind.cases_word)
+        return Scored(ind, None, cases, ind.score(cases), f"{ind.cases_word} {cases}（录入）")
+    if given is not None:
+        rate = rate_input(given, ind.second)
+        basis = "录入" + ("（替代本系统测算）" if measured else "")
+    elif measured is None:
+        return Scored(ind, None, None, None, "本系统无此数据，请录入")
+    else:
+        numerator, denominator, top, bottom = measured
+        basis = f"{top} {numerator} / {bottom} {denominator}"
+        if not denominator:
+            return Scored(ind, None, None, None, basis + "，无考核对象，请录入")
+        rate = Decimal(numerator) / Decimal(denominator)
+    if ind.below_band(rate):
+        basis += f"；低于考核标准下限{ind.lower:.0%}，按“得分=达标率×分值”计"
+    return Scored(ind, rate, None, ind.score(rate), basis)
+
+
+def measure(session: Session, start: date, end: date, scope: Scope, assessment: Assessment,
+            min_follow_ups: int) -> dict[str, tuple[int, int, str, str]]:
+    """measure name → (numerator, denominator, their names) for what this system can measure."""
+    cases = [c for c in cases_on(session, end, scope, assessment.insurance)
+             if not (assessment.exclude_new_cases and c.since >= start)]
     people = {c.patient_id: c for c in cases}
-    signed = sum(c.signed for c in people.values())
-    by_disease: dict[str, list[Case]] = {"hypertension": [], "diabetes": []}
-    for case in cases:
-        by_disease[case.disease].append(case)
-    bp_visits, sugar_visits, bp_ok, sugar_ok = _follow_up_facts(session, start, end, institutions, set(people))
-    seen = _patients_with_dispense(session, start, end, institutions) & set(people)
+    by_disease: dict[str, list[Case]] = defaultdict(list)
+    for one in cases:
+        by_disease[one.disease].append(one)
+    bp_visits, sugar_visits, bp_ok, sugar_ok = _follow_up_facts(session, start, end, scope, set(people))
+    seen = _patients_with_settlements(session, start, end, scope) & set(people)
     htn, dm = by_disease["hypertension"], by_disease["diabetes"]
     return {
-        "signing": (signed, len(people), ("签约", "两病人员")),
-        "htn_managed": (sum(bp_visits[c.patient_id] >= MIN_FOLLOW_UPS for c in htn), len(htn), ("规范管理", "高血压")),
-        "htn_controlled": (sum(c.patient_id in bp_ok for c in htn), len(htn), ("血压达标", "高血压")),
-        "dm_managed": (sum(sugar_visits[c.patient_id] >= MIN_FOLLOW_UPS for c in dm), len(dm), ("规范管理", "糖尿病")),
-        "dm_controlled": (sum(c.patient_id in sugar_ok for c in dm), len(dm), ("血糖达标", "糖尿病")),
-        "visits": (len(seen), len(people), ("就诊", "两病人员")),
+        "signing": (sum(c.signed for c in people.values()), len(people), "签约", "两病人员"),
+        "htn_managed": (sum(bp_visits[c.patient_id] >= min_follow_ups for c in htn), len(htn), "规范管理", "高血压"),
+        "htn_controlled": (sum(c.patient_id in bp_ok for c in htn), len(htn), "血压达标", "高血压"),
+        "dm_managed": (sum(sugar_visits[c.patient_id] >= min_follow_ups for c in dm), len(dm), "规范管理", "糖尿病"),
+        "dm_controlled": (sum(c.patient_id in sugar_ok for c in dm), len(dm), "血糖达标", "糖尿病"),
+        "visits": (len(seen), len(people), "就诊", "两病人员"),
     }
 
 
-def _follow_up_facts(session: Session, start: date, end: date, institutions, wanted: set[str]):
+def _follow_up_facts(session: Session, start: date, end: date, scope: Scope, wanted: set[str]):
     """Per patient: visits recording blood pressure / glucose, and whether the latest of each was controlled."""
     bp_visits: Counter = Counter()
     sugar_visits: Counter = Counter()
     last_bp: dict[str, bool] = {}
     last_sugar: dict[str, bool] = {}
-    query = restrict(select(FollowUp.patient_id, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.hba1c)
-                     .where(FollowUp.deleted_at.is_(None), FollowUp.visit_on >= start, FollowUp.visit_on <= end)
-                     .order_by(FollowUp.visit_on, FollowUp.created_at), FollowUp.institution_code, institutions)
+    query = scope.restrict(
+        select(FollowUp.patient_id, FollowUp.sbp, FollowUp.dbp, FollowUp.fasting_glucose, FollowUp.hba1c)
+        .where(FollowUp.deleted_at.is_(None), FollowUp.visit_on >= start, FollowUp.visit_on <= end)
+        .order_by(FollowUp.visit_on, FollowUp.created_at), FollowUp.institution_code)
     for pid, sbp, dbp, glucose, a1c in session.execute(query):
         if pid not in wanted:
             continue
@@ -235,9 +180,58 @@ def _follow_up_facts(session: Session, start: date, end: date, institutions, wan
     return (bp_visits, sugar_visits, {p for p, ok in last_bp.items() if ok}, {p for p, ok in last_sugar.items() if ok})
 
 
-def _patients_with_dispense(session: Session, start: date, end: date, institutions) -> set[str]:
-    refunded = select(Settlement.dispense_id).where(Settlement.reverses_id.is_not(None))
-    query = restrict(select(Dispense.patient_id).where(
-        Dispense.deleted_at.is_(None), Dispense.dispensed_on >= start, Dispense.dispensed_on <= end,
-        Dispense.id.not_in(refunded)).distinct(), Dispense.institution_code, institutions)
+def _patients_with_settlements(session: Session, start: date, end: date, scope: Scope) -> set[str]:
+    """Patients whose settlements in the period outnumber their refunds (拒付 left out, as in claims)."""
+    net = func.sum(case((Settlement.reverses_id.is_(None), 1), else_=-1))
+    query = (select(Settlement.patient_id).where(*counted(start, end, scope, None))
+             .group_by(Settlement.patient_id).having(net > 0))
     return set(session.scalars(query))
+
+
+def kpi_table(session: Session, month: date | str, scope: Scope | Sequence[str] | None = None, *,
+              inputs: Mapping[str, object] | None = None, assessment: Assessment | None = None,
+              prepared_on: date | None = None) -> ReportTable:
+    scope = as_scope(scope)
+    result = assess(session, month, scope, inputs=inputs, assessment=assessment)
+    rows, groups = [], []
+    for n, s in enumerate(result.scored):
+        ind = s.indicator
+        rate = NOT_ENTERED if s.rate is None and not ind.counts_cases else s.rate
+        cases = NOT_ENTERED if s.cases is None and ind.counts_cases else s.cases
+        rows.append(Row((ind.no, ind.first, ind.second, ind.standard, int(ind.weight), ind.source, rate, cases,
+                         s.basis, NOT_ENTERED if s.score is None else s.score), key=(ind.key,)))
+        if groups and result.scored[groups[-1][0]].indicator.no == ind.no:
+            groups[-1][1] += 1
+        else:
+            groups.append([n, 1])
+    # Indicators of one group share 序号 and 一级指标 cells, as on the paper table.
+    merges = tuple(BodyMerge(first, col, span) for first, span in groups if span > 1 for col in (0, 1))
+    total = result.assessment.total_weight
+    rows.append(Row(("", "合计", "", "", int(total), "", None, None, "",
+                     result.earned if not result.missing else NOT_ENTERED), total=True, key=("total",)))
+
+    assessment = result.assessment
+    covered = f"{INSURANCES[assessment.insurance]}参保人员" if assessment.insurance else "各险种参保人员"
+    new = "，不含考核期内新增" if assessment.exclude_new_cases else ""
+    notes = [
+        f"考核期：{result.start:%Y-%m-%d}至{result.end:%Y-%m-%d}；对象：月末“两病”人员（{covered}，备案在有效期内"
+        f"或已纳入规范化管理{new}）。",
+        f"规范管理：考核期内记录该病种指标的随访不少于{result.parameters['min_follow_ups']}次（考核参数，管理员可修改）。",
+        f"达标：考核期内最近一次随访血压<{SBP_CONTROLLED_BELOW}/{DBP_CONTROLLED_BELOW} mmHg；"
+        f"空腹血糖<{GLUCOSE_CONTROLLED_BELOW} mmol/L（无血糖时糖化血红蛋白<{HBA1C_CONTROLLED_BELOW}%）；"
+        "无测量记录者计为未达标。",
+        "就诊率：考核期内有“两病”结算（未退费、未拒付）的人数 / “两病”人员人数。",
+        "“超过”上限得满分；区间内及以下按“得分=达标率×分值”；扣分项最低0分。",
+    ]
+    if result.missing:
+        notes.append(f"有 {len(result.missing)} 项待录入；已计算项合计 {result.earned} 分（满分 {total}）。")
+    else:
+        notes.append(f"考核实际得分比 {result.share:.2%}（用于结余分配）。")
+    return ReportTable(
+        title=assessment.name,
+        header=[[HeaderCell(text) for text in ("序号", "一级指标", "二级指标", "考核标准", "分值", "数据来源",
+                                                "实测率", "扣分例数", "计算依据", "得分")]],
+        formats=(TEXT, TEXT, TEXT, TEXT, COUNT, TEXT, PERCENT, COUNT, TEXT, SCORE), rows=rows,
+        period=month_label(result.end), unit=reporting_unit(session, scope), notes=notes, form_label="附件2",
+        prepared_on=prepared_on or date.today(), demo=is_demo(session), measure="单位：分",
+        merges=merges)

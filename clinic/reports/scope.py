@@ -1,25 +1,60 @@
-"""What every report needs besides its figures: the month, which clinics, the policy (for the city in
-the title and the date the policy took effect), the 填报单位 name, and whether the data is a demo.
+"""What every report needs besides its figures: the month, which clinics (the Scope), the region (for
+the city in the title and the date its policy took effect), the 填报单位 name, and whether the data
+is a demo.
 
 Reports run unchanged on a clinic's file and on the township server's database, which holds many
-clinics' rows told apart by `institution_code`. `institutions=None` means every clinic in the file;
-a list restricts every count and sum to those clinics.
+clinics' rows told apart by `institution_code` (DESIGN.md "Architecture"). `Scope.everything()` means
+every clinic in the file; `Scope.of(codes)` restricts every count and sum to those clinics.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Institution, PolicyDocument, Setting
-from clinic.policy import Policy, PolicyError, all_policies, resolve_policy
-from clinic.profile import policy_in_force
+from clinic.policy import Policy, PolicyError, all_policies
+from clinic.policy.loader import policies_dir
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The clinics a report covers: `institutions` None = all in the database, else those codes."""
+    institutions: tuple[str, ...] | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(None)
+
+    @classmethod
+    def of(cls, codes: Iterable[str]) -> Scope:
+        if isinstance(codes, str):
+            codes = [codes]
+        clean = sorted({str(code).strip() for code in codes})
+        if not clean or "" in clean:
+            raise ValueError("统计范围的机构编码不能为空")
+        return cls(tuple(clean))
+
+    def restrict(self, query, column):
+        return query if self.institutions is None else query.where(column.in_(self.institutions))
+
+
+def as_scope(scope: Scope | Sequence[str] | None) -> Scope:
+    """A Scope from what callers pass: a Scope, a list of institution codes, or None (everything)."""
+    if scope is None:
+        return Scope.everything()
+    if isinstance(scope, Scope):
+        return scope
+    return Scope.of(scope)
 
 
 def parse_month(text: str) -> date:
@@ -28,6 +63,10 @@ def parse_month(text: str) -> date:
     if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
         raise ValueError(f"月份格式无效：{text!r}（应为 YYYY-MM，如 2026-10）")
     return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def as_month(month: date | str) -> date:
+    return parse_month(month) if isinstance(month, str) else month.replace(day=1)
 
 
 def month_start(month: date) -> date:
@@ -43,50 +82,67 @@ def month_label(month: date) -> str:
     return f"{month.year}年{month.month}月"
 
 
-def restrict(query, column, institutions: Sequence[str] | None):
-    """Add the per-clinic filter; an empty list matches nothing (not everything)."""
-    return query if institutions is None else query.where(column.in_(list(institutions)))
+@dataclass(frozen=True)
+class Region:
+    """The 统筹区 a report covers: its policy region id, the city for the title, and 政策落地之日 (调度表
+    注1), the effective date of the region's first policy version, shipped or published through sync."""
+    id: str
+    city: str
+    landed_on: date
 
 
-def _regions(session: Session, institutions: Sequence[str] | None) -> set[str]:
-    query = select(Institution.region).where(Institution.level != "pharmacy")
-    if institutions is not None:
-        query = query.where(Institution.code.in_(list(institutions)))
-    return set(session.scalars(query))
+@cache
+def _shipped(stamp: tuple) -> dict[str, list[Policy]]:
+    found: dict[str, list[Policy]] = {}
+    for policy in all_policies():
+        found.setdefault(policy.region, []).append(policy)
+    return found
 
 
-def report_policy(session: Session, on: date, institutions: Sequence[str] | None = None) -> Policy:
-    """The policy in force on `on`: the clinic's own (with published versions) on a clinic file; on the
-    township server, the one region the reported institutions belong to."""
+def _shipped_policies() -> dict[str, list[Policy]]:
+    """The shipped policy files by region, parsed once per process (again only if a file changes)."""
+    files = sorted(policies_dir().glob("*.toml"))
+    return _shipped(tuple((f.name, f.stat().st_mtime_ns) for f in files))
+
+
+def report_region(session: Session, on: date, scope: Scope) -> Region:
+    """On a clinic file, the clinic's region; on the township server, the one region the reported
+    institutions belong to (reports are made per 统筹区)."""
     local = session.scalar(select(Institution).where(Institution.is_local))
-    if local is not None and (institutions is None or local.code in institutions):
-        return policy_in_force(session, on)
-    regions = _regions(session, institutions)
-    if len(regions) != 1:
-        raise PolicyError("所选机构属于多个统筹区，请按统筹区分别统计" if regions
-                          else "找不到所选机构的统筹区信息（机构表中没有这些机构）")
-    return resolve_policy(regions.pop(), on)
+    if local is not None and (scope.institutions is None or local.code in scope.institutions):
+        region = local.region
+    else:
+        regions = set(session.scalars(scope.restrict(select(Institution.region), Institution.code)))
+        if len(regions) != 1:
+            raise PolicyError("所选机构属于多个统筹区，请按统筹区分别统计" if regions
+                              else "找不到所选机构的统筹区信息（机构表中没有这些机构）")
+        region = regions.pop()
+    published = session.execute(select(PolicyDocument.effective_from, PolicyDocument.text)
+                                .where(PolicyDocument.region == region)
+                                .order_by(PolicyDocument.effective_from)).all()
+    versions = _shipped_policies().get(region, [])
+    if not versions and not published:
+        raise PolicyError(f"找不到统筹区 {region} 的政策文件")
+    landed = min([p.effective_from for p in versions] + [d for d, _ in published])
+    if versions:
+        in_force = [p for p in versions if p.effective_from <= on] or versions
+        city = in_force[-1].city
+    else:
+        city = str(tomllib.loads(published[-1].text).get("city", ""))
+    return Region(region, city, landed)
 
 
-def policy_landed_on(session: Session, policy: Policy) -> date:
-    """政策落地之日 (调度表 注1): the first version of the region's policy, shipped or published."""
-    shipped = [p.effective_from for p in all_policies() if p.region == policy.region]
-    published = list(session.scalars(select(PolicyDocument.effective_from)
-                                      .where(PolicyDocument.region == policy.region)))
-    return min([policy.effective_from, *shipped, *published])
-
-
-def reporting_unit(session: Session, institutions: Sequence[str] | None = None) -> str:
+def reporting_unit(session: Session, scope: Scope) -> str:
     """填报单位: the one clinic reported on; for several, the township that collects them (seeds/000
     四(四): 村卫生室数据由乡镇卫生院汇总统计上报)."""
-    if institutions is not None and len(institutions) == 1:
-        return session.scalar(select(Institution.name).where(Institution.code == institutions[0])) \
-            or institutions[0]
+    codes = scope.institutions
+    if codes is not None and len(codes) == 1:
+        return session.scalar(select(Institution.name).where(Institution.code == codes[0])) or codes[0]
     local = session.scalar(select(Institution).where(Institution.is_local))
-    if local is not None and institutions is None:
+    if local is not None and codes is None:
         return local.name
-    query = restrict(select(Institution.township_name).where(Institution.township_name.is_not(None)),
-                     Institution.code, institutions)
+    query = scope.restrict(select(Institution.township_name).where(Institution.township_name.is_not(None)),
+                           Institution.code)
     townships = set(session.scalars(query))
     return townships.pop() if len(townships) == 1 else ""
 

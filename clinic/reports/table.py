@@ -1,8 +1,9 @@
 """The one shape every report takes, so one PDF renderer and one XLSX exporter serve them all.
 
-A report is a title, a header of one or more rows with merged cells (as on the paper forms, HTML
+A ReportTable is a title, a header of one or more rows with merged cells (as on the paper forms, HTML
 table semantics: a cell spanning rows occupies the positions below it), one display format per
-column, body rows (total rows flagged), the 填报单位 / period for the footer line, and notes.
+column, body rows (total rows flagged), body cells merged down a column (the KPI table's grouped
+indicators), the period and 填报单位, the signature line under the table, and notes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Value = str | int | Decimal | None
 TEXT, COUNT, MONEY, PERCENT, SCORE = "text", "count", "money", "percent", "score"
 FORMATS = (TEXT, COUNT, MONEY, PERCENT, SCORE)
 
-NOT_ENTERED = "待录入"        # a manual KPI input the caller has not given
+NOT_ENTERED = "待录入"        # an input this system cannot know (e.g. 参保人数 of the area) not yet given
 NOT_APPLICABLE = "不适用"     # a figure this system does not record (never shown as an invented 0)
 
 
@@ -44,8 +45,25 @@ class Row:
     key: tuple[str, ...] = ()     # a stable name for the row (for callers and tests), never printed
 
 
+@dataclass(frozen=True)
+class BodyMerge:
+    """Body cells of one column merged from `row` down `rowspan` rows (row = index into rows)."""
+    row: int
+    col: int
+    rowspan: int
+
+
+def date_words(day: date | None) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+
+
+def signature_line(unit: str, prepared_on: date | None) -> tuple[str, ...]:
+    """The line under 附件4–7: 填报单位 / 填报人 / 审核人 / 填报日期 (seeds/000)."""
+    return (f"填报单位：{unit}", "填报人：", "审核人：", f"填报日期：{date_words(prepared_on)}")
+
+
 @dataclass
-class Report:
+class ReportTable:
     title: str
     header: list[list[HeaderCell]]
     formats: tuple[str, ...]
@@ -57,6 +75,8 @@ class Report:
     prepared_on: date | None = None      # 填报日期
     demo: bool = False                   # the database is demo data: say so on every page
     measure: str = "单位：人、元"
+    footer: tuple[str, ...] = ()         # the signature line; signature_line(unit, prepared_on) by default
+    merges: tuple[BodyMerge, ...] = ()
 
     def __post_init__(self) -> None:
         width = len(self.formats)
@@ -68,8 +88,14 @@ class Report:
                 raise ValueError(f"row {row.key or row.cells[:1]} has {len(row.cells)} cells, expected {width}")
         placed = self.placed_header()
         covered = sum(p.colspan * p.rowspan for p in placed)
-        if covered != width * len(self.header):
+        if covered != width * len(self.header) or any(p.col + p.colspan > width for p in placed):
             raise ValueError("header cells do not cover the table exactly")
+        for merge in self.merges:
+            if not (0 <= merge.col < width and merge.rowspan >= 1 and 0 <= merge.row
+                    and merge.row + merge.rowspan <= len(self.rows)):
+                raise ValueError(f"body merge {merge} is outside the table")
+        if not self.footer:
+            self.footer = signature_line(self.unit, self.prepared_on)
 
     @property
     def columns(self) -> int:

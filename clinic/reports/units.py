@@ -2,11 +2,11 @@
 at), with the patients under 高血压 and 糖尿病 management at month end split 门诊重慢病 (重症 tier) and
 普通, each disease's 合计, and 总计; then a 合计 row over all units.
 
-Who counts is the same as 参保人数 of the monthly report (clinic/reports/cases.py), for every insurance
-type: an approved filing in force (tier from it), or public-health 规范化管理 without a filing (普通).
+Who counts (clinic/reports/cases.py), for every insurance type: an approved filing in force at month
+end (tier from it), or public-health 规范化管理 without a filing (普通).
 总计 = 高血压合计 + 糖尿病合计, i.e. 人·病种 like the form's columns; a patient with both diseases is
 in both. On the township server each village clinic is one row; a clinic with no such patients still
-gets a row when it is named in `institutions`.
+gets a row when the scope names it.
 """
 
 from __future__ import annotations
@@ -19,23 +19,28 @@ from sqlalchemy.orm import Session
 
 from clinic.reports.cases import cases_on
 from clinic.reports.scope import (
+    Scope,
+    as_month,
+    as_scope,
     institution_names,
     is_demo,
     month_end,
     month_label,
-    report_policy,
+    report_region,
     reporting_unit,
 )
-from clinic.reports.table import COUNT, TEXT, HeaderCell, Report, Row
+from clinic.reports.table import COUNT, TEXT, HeaderCell, ReportTable, Row
 from clinic.vocab import DISEASES
 
 
-def units_report(session: Session, month: date, institutions: Sequence[str] | None = None, *,
-                 prepared_on: date | None = None) -> Report:
+def units_table(session: Session, month: date | str, scope: Scope | Sequence[str] | None = None, *,
+                prepared_on: date | None = None) -> ReportTable:
+    scope = as_scope(scope)
+    month = as_month(month)
     end = month_end(month)
-    policy = report_policy(session, end, institutions)
-    counts = Counter((c.institution_code, c.disease, c.tier) for c in cases_on(session, end, institutions))
-    codes = sorted(set(institutions or ()) | {code for code, _, _ in counts})
+    region = report_region(session, end, scope)
+    counts = Counter((c.institution_code, c.disease, c.tier) for c in cases_on(session, end, scope))
+    codes = sorted(set(scope.institutions or ()) | {code for code, _, _ in counts})
     names = institution_names(session)
 
     rows = []
@@ -51,9 +56,9 @@ def units_report(session: Session, month: date, institutions: Sequence[str] | No
     notes = ["统计口径：月末“两病”认定备案在有效期内（按备案病种分门诊重慢病/普通），或已纳入基层规范化管理"
              "未备案者（计入普通）；含各险种。",
              "同时患高血压、糖尿病者在两病中各计一次，总计为两病合计之和（人·病种）。"]
-    return Report(
-        title=f"{policy.city}参保人员“两病”情况统计表", header=header, formats=(TEXT, TEXT) + (COUNT,) * 7,
-        rows=rows, period=month_label(month), unit=reporting_unit(session, institutions), notes=notes,
+    return ReportTable(
+        title=f"{region.city}参保人员“两病”情况统计表", header=header, formats=(TEXT, TEXT) + (COUNT,) * 7,
+        rows=rows, period=month_label(month), unit=reporting_unit(session, scope), notes=notes,
         form_label="附件7", prepared_on=prepared_on or date.today(), demo=is_demo(session), measure="单位：人")
 
 

@@ -79,6 +79,7 @@ def refund(session: Session, original: Settlement, on: date, reason: str, operat
     """Reverse a settlement in full; the fund's payment goes back to the patient's cap."""
     if not reason.strip():
         raise RefundError("退费须填写原因")
+    session.flush()     # the original's client-made id is assigned on flush; the duplicate check needs it
     if original.reverses_id is not None:
         raise RefundError("这是一张退费单，不能再次退费")
     if session.scalar(select(Settlement.id).where(Settlement.reverses_id == original.id)):

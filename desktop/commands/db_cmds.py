@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from clinic.db.engine import open_database
-from clinic.db.models import Base, Patient
+from clinic.db.models import Base, Patient, Setting
 
 
 def register(sub) -> None:
@@ -50,6 +50,15 @@ def run_demo(args) -> int:
     return 0
 
 
+DEMO_BANNER = "【演示数据库】以下均为虚构的患者和记录，仅供练习，不能用于真实诊疗和医保结算"
+
+
+def is_demo(db) -> bool:
+    """The demo generator marks its file (setting `demo`); every command that shows records says so."""
+    with db.session() as s:
+        return s.get(Setting, "demo") is not None
+
+
 def record_counts(db) -> dict[str, int]:
     counts = {}
     with db.session() as s:
@@ -69,11 +78,14 @@ def run_stats(args) -> int:
         counts = record_counts(db)
         with db.session() as s:
             counts["sync_pending"] = pending_count(s.connection())    # outbox rows not yet acknowledged
+        demo = is_demo(db)
     finally:
         db.close()
     if args.json:
-        print(json.dumps(counts, ensure_ascii=False, indent=2, sort_keys=True))
+        print(json.dumps({**counts, "demo": demo}, ensure_ascii=False, indent=2, sort_keys=True))
     else:
+        if demo:
+            print(DEMO_BANNER)
         for name, n in sorted(counts.items()):
             print(f"{name:22} {n}")
     return 0
@@ -87,8 +99,11 @@ def run_today(args) -> int:
         with db.session() as s:
             lists = morning_lists(s, args.date or date.today())
             names = dict(s.execute(select(Patient.id, Patient.name)).all())
+        demo = is_demo(db)
     finally:
         db.close()
+    if demo:
+        print(DEMO_BANNER)
     for title, rows in lists.items():
         print(f"【{title}】共 {len(rows)} 人")
         for patient_id, detail in rows[: args.limit]:

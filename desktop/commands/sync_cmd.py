@@ -41,28 +41,26 @@ def run_enrol(args) -> int:
 
 
 def run_sync(args) -> int:
-    from sync.client import outbox_problems, reconcile, sync_once, sync_status
+    from sync.client import outbox_problems, reconcile, sync_once
+    from sync.transport import NeedsEnrolment, SyncError
 
     db = open_database(args.db, create=False)
     try:
-        requeued = reconcile(db) if args.reconcile else 0
+        try:
+            requeued = reconcile(db) if args.reconcile else 0
+        except SyncError as exc:
+            print(f"liangbing: 核对未完成：{exc}", file=sys.stderr)
+            return 4 if isinstance(exc, NeedsEnrolment) else 3
         result = sync_once(db, force=True)          # a person asked for it now: no waiting out backoff
-        status, problems = sync_status(db), outbox_problems(db)
+        problems = outbox_problems(db)
     finally:
         db.close()
-    t = result.tally
     if args.json:
-        print(json.dumps({
-            "exit_code": result.exit_code, "accepted": t.accepted, "duplicates": t.duplicates,
-            "rejected": t.rejected, "conflicts": t.conflicts, "deferred": t.deferred, "requeued": requeued,
-            "pulled": result.pull.applied, "pending": result.pending, "rejected_total": result.rejected,
-            "conflicts_total": result.conflicts, "error": result.error,
-            "clock_skew_seconds": result.clock_skew_seconds}, ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_dict(), "requeued": requeued}, ensure_ascii=False, indent=2))
     else:
-        print(f"上传：新收 {t.accepted}，重复 {t.duplicates}，拒收 {t.rejected}，冲突 {t.conflicts}；"
-              f"接收：{sum(result.pull.applied.values())} 项；待上传 {result.pending}")
-        if status.clock_warning:
-            print(status.clock_warning)
+        print(result.summary)
+        if requeued:
+            print(f"核对：服务器缺少 {requeued} 条已确认的记录，已重新上传")
     for problem in problems:
         word = "被拒收" if problem.status == "rejected" else "版本冲突"
         print(f"{word}：{problem.record_type} {problem.record_id}：{problem.reason}", file=sys.stderr)

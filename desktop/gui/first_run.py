@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,13 +24,15 @@ class FirstRunDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("首次使用：设置本机构")
+        self.setMinimumWidth(560)
         self.code, self.name, self.township = QLineEdit(), QLineEdit(), QLineEdit()
         self.code.setPlaceholderText("医保定点机构编码，如 H42070400101")
         self.level = QComboBox()
         for code, label in INSTITUTION_LEVELS.items():
             self.level.addItem(label, code)
         self.region = QComboBox()
-        today = date.today()
+        self.region.addItem("（请选择本统筹区的医保政策）", None)
+        today = ctx.today()
         for policy in all_policies():
             if policy.effective_from <= today:
                 missing = len(policy.missing_settings())
@@ -50,9 +50,15 @@ class FirstRunDialog(QDialog):
             form.addRow(label, widget)
         self.message = css_class(QLabel(""), "error")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("保存并登录")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("退出")
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
+        intro = QLabel("这是一个新的数据库。请填写本机构信息，选择本统筹区的医保政策，并设置第一个管理员账号；"
+                       "常用“两病”药品的样例目录会一并载入（价格为样例价，请在“药品库存”中导入省平台目录）。")
+        intro.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
@@ -67,6 +73,10 @@ class FirstRunDialog(QDialog):
                       admin_name=self.admin_name.text().strip(), admin_secret=self.secret.text())
         if not values["code"] or not values["name"]:
             self.message.setText("请填写机构编码和机构名称")
+            return
+        if values["region"] is None:
+            self.message.setText("请选择本统筹区的医保政策")
+            self.region.setFocus()
             return
         self.message.setText("正在保存…")
         self.ctx.runner.run(lambda: ops_session.first_run(self.ctx.db, **values), lambda _: self._done(values),

@@ -26,6 +26,7 @@ class LoginDialog(QDialog):
     def __init__(self, ctx: AppContext, parent=None, *, locked: bool = False):
         super().__init__(parent)
         self.ctx = ctx
+        self.locked = locked
         self.setWindowTitle("屏幕已锁定 — 请重新登录" if locked else f"登录 — {ctx.clinic_name}")
         self.username = QLineEdit(ctx.user.username if locked and ctx.user else "")
         self.username.setObjectName("username")
@@ -47,6 +48,10 @@ class LoginDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         (self.secret if self.username.text() else self.username).setFocus()
+
+    def reject(self) -> None:
+        if not self.locked:           # Esc on a locked screen must not uncover the records
+            super().reject()
 
     def try_login(self) -> None:
         username, secret = self.username.text().strip(), self.secret.text()

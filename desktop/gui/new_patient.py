@@ -73,6 +73,7 @@ class NewPatientDialog(QDialog):
         self.message.setObjectName("message")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("保存")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("取消")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -122,8 +123,8 @@ class NewPatientDialog(QDialog):
             self.registered.emit(self.existing, False)
             self.accept()
 
-    def save(self) -> None:
-        fields = dict(
+    def fields(self) -> dict:
+        return dict(
             name=self.name.text(), id_number=self.id_number.text(), phone=self.phone.text() or None,
             address=self.address.text() or None, insured_place=self.insured_place.text() or None,
             insurance=self.insurance.currentData(),
@@ -131,6 +132,9 @@ class NewPatientDialog(QDialog):
             category=self.category.text() or None, outpatient_no=self.outpatient_no.text() or None,
             family_doctor_signed=self.signed.isChecked(), managed_hypertension=self.managed_h.isChecked(),
             managed_diabetes=self.managed_d.isChecked())
+
+    def save(self) -> None:
+        fields = self.fields()
         self.message.setText("正在保存…")
         self.buttons.setEnabled(False)
         user, today = self.ctx.user, self.ctx.today()

@@ -89,19 +89,24 @@ class PatientsPage(QWidget):
         self.search.setFocus()
         self.search.selectAll()
 
+    def refresh(self) -> None:
+        if not self.search.text().strip():
+            self.run_search()
+
     def run_search(self) -> None:
         text = self.search.text().strip()
         self._latest = text
-        if not text:
-            self.show_rows([])
-            return
         today = self.ctx.today()
+        if not text:                     # nothing typed: the patients seen lately, one ↓ Enter away
+            self.ctx.runner.run(lambda: ("", ops_patients.recent(self.ctx.db, today)), self._results,
+                                read_only=True)
+            return
         self.ctx.runner.run(lambda: (text, ops_patients.search(self.ctx.db, text, today)), self._results,
                             read_only=True)
 
     def _results(self, answer) -> None:
         text, rows = answer
-        if text == self._latest:          # a slower, older search must not overwrite a newer one
+        if text == self._latest and text == self.search.text().strip():   # an older answer must not win
             self.show_rows(rows)
 
     def show_rows(self, rows: list[ops_patients.PatientRow]) -> None:
@@ -115,8 +120,12 @@ class PatientsPage(QWidget):
         if rows:
             self.table.selectRow(0)
         text = self.search.text().strip()
-        self.status.setText(f"找到 {len(rows)} 人" if text else "")
-        if text and not rows:
+        if not text:
+            self.status.setText(f"最近配过药的 {len(rows)} 位患者（输入即可搜索全部患者）"
+                                if rows else "输入即可搜索患者；按 F2 新建患者")
+        elif rows:
+            self.status.setText(f"找到 {len(rows)} 人")
+        else:
             self.status.setText("没有找到。按 F2 新建患者")
         self.results_shown.emit(len(rows))
 

@@ -20,6 +20,7 @@ QLabel.hint { color: #555; }
 QLabel.error { color: #b00020; }
 QLabel.ok { color: #2e7d32; }
 QLabel#demoBanner { background: #fff3cd; color: #7a5a00; padding: 4px; font-weight: bold; }
+QLabel.demo { background: #fff3cd; color: #7a5a00; padding: 1px 8px; font-weight: bold; border: 1px solid #e0b040; }
 QPushButton.primary { background: #2e75b6; color: white; padding: 6px 16px; border-radius: 3px; }
 QPushButton.primary:disabled { background: #9bb7d4; }
 """
@@ -53,3 +54,9 @@ def show_error(parent: QWidget | None, exc: BaseException, title: str = "无法�
 def css_class(widget: QWidget, name: str) -> QWidget:
     widget.setProperty("class", name)
     return widget
+
+
+def restyle(widget: QWidget) -> None:
+    """Re-apply the stylesheet after a widget's `class` property changed (error ↔ ok)."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)

@@ -2,7 +2,8 @@
 `operations` / `taskman` split).
 
 Writes go through one worker thread (SQLite has one writer; ordering matters for a clinic's records);
-reads, such as search-as-you-type, use a second one so they never wait behind a long write.
+reads, such as search-as-you-type, use a second one so they never wait behind a long write; slow
+background work (a sync pass over a slow network, a backup) uses a third, so a save never waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
+POOLS = ("write", "read", "background")
 
 
 class _Signals(QObject):
@@ -43,11 +45,12 @@ class TaskRunner(QObject):
     wait on it)."""
 
     idle = Signal()
+    busy_changed = Signal(bool)     # for the status bar's "处理中" marker
     error = Signal(object)          # unhandled task errors, for the main window to show
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pools = {name: QThreadPool(self) for name in ("write", "read")}
+        self._pools = {name: QThreadPool(self) for name in POOLS}
         for pool in self._pools.values():
             pool.setMaxThreadCount(1)
         self._pending: set[_Task] = set()
@@ -57,29 +60,43 @@ class TaskRunner(QObject):
         return bool(self._pending)
 
     def run(self, fn: Callable[[], object], on_done: Callable[[object], None] | None = None,
-            on_error: Callable[[Exception], None] | None = None, *, read_only: bool = False) -> None:
+            on_error: Callable[[Exception], None] | None = None, *, read_only: bool = False,
+            pool: str | None = None) -> None:
+        """`pool`: "write" (default), "read" (same as read_only=True) or "background"."""
+        pool = pool or ("read" if read_only else "write")
+        if pool not in self._pools:
+            raise ValueError(f"unknown pool {pool!r}")
         task = _Task(fn)
         self._pending.add(task)
+        if len(self._pending) == 1:
+            self.busy_changed.emit(True)
 
+        # The callback runs before the task counts as finished, so a callback that starts the next
+        # task (load details, then the tabs) never lets `idle` fire in between.
         @Slot(object)
         def finished(result: object) -> None:
-            self._finish(task)
-            if on_done is not None:
-                on_done(result)
+            try:
+                if on_done is not None:
+                    on_done(result)
+            finally:
+                self._finish(task)
 
         @Slot(object)
         def failed(exc: Exception) -> None:
-            self._finish(task)
-            log.warning("task failed: %s\n%s", exc, getattr(exc, "trace", ""))
-            (on_error or self.error.emit)(exc)
+            try:
+                log.warning("task failed: %s\n%s", exc, getattr(exc, "trace", ""))
+                (on_error or self.error.emit)(exc)
+            finally:
+                self._finish(task)
 
         task.signals.done.connect(finished)
         task.signals.failed.connect(failed)
-        self._pools["read" if read_only else "write"].start(task)
+        self._pools[pool].start(task)
 
     def _finish(self, task: _Task) -> None:
         self._pending.discard(task)
         if not self._pending:
+            self.busy_changed.emit(False)
             self.idle.emit()
 
     def wait(self, msecs: int = 30000) -> None:

@@ -79,4 +79,6 @@ def create_app(db_url: str | ServerDatabase, settings: ServerSettings | None = N
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from sync.server.township import router as township_router  # issue 6: township pages and reports
+    app.include_router(township_router)
     return app

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from clinic.db.models import Drug, PolicyDocument
 from clinic.db.records import RECORD_TYPES
-from sync.server import auth
+from sync.server import auth, report_cli
 from sync.server.feed import append
 from sync.server.storage import open_server_database
 
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue.add_argument("--file", required=True)
     stats = sub.add_parser("stats", help="各机构各类记录数量")
     stats.add_argument("--json", action="store_true")
+    report_cli.add_parsers(sub)         # report, township-input (issue 6)
     for command in sub.choices.values():
         command.add_argument("--db", required=True, help="SQLite 文件路径或 PostgreSQL 地址")
     return parser
@@ -78,6 +79,8 @@ def _password() -> str:
 
 
 def run(args) -> int:
+    if getattr(args, "handler", None):
+        return args.handler(args)
     if args.command == "serve":
         import uvicorn
 

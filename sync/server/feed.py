@@ -29,16 +29,22 @@ class FeedError(ValueError):
     pass
 
 
+def lock_writers(s: Session) -> None:
+    """Take the writers' lock until this transaction ends (PostgreSQL; re-entrant). SQLite needs none:
+    the server's write sessions already take turns (sync/server/storage.py)."""
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": FEED_LOCK})
+
+
 def append(s: Session, entries: Iterable[tuple[str, str, str, str | None]]) -> None:
     """Entries are (stream, kind, entity id, target clinic or None for all); duplicates are dropped."""
     rows = [{"stream": stream, "kind": kind, "entity_id": entity, "target_institution": target, "created_at": utcnow()}
             for stream, kind, entity, target in dict.fromkeys(entries)]
     if not rows:
         return
-    conn = s.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": FEED_LOCK})
-    conn.execute(insert(SyncFeed.__table__), rows)
+    lock_writers(s)
+    s.connection().execute(insert(SyncFeed.__table__), rows)
 
 
 def parse_cursor(cursor: str | None) -> int:

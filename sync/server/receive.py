@@ -1,5 +1,8 @@
 """Receive one push batch (issue 5 "Push").
 
+Batches are received one at a time (on PostgreSQL too, by the writers' lock of sync/server/feed.py):
+a batch resent while its first copy is still being stored waits and is answered duplicate, never
+"already exists"; two clinics' settlements for one person are replayed against each other's cap.
 The whole batch is one transaction, committed before the answer is sent: a server killed mid-batch
 has written nothing, and the clinic's retry does it all again. Inside it every record has its own
 savepoint, so a rejected record leaves the others untouched. Per record, by UUID:
@@ -13,14 +16,18 @@ savepoint, so a rejected record leaves the others untouched. Per record, by UUID
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic.db.models import Drug, Filing, SyncBatch, SyncDevice, SyncReceipt, SyncRecordHead, SyncRejection
+from clinic.db.models import Base, Drug, Filing, SyncBatch, SyncDevice, SyncReceipt, SyncRecordHead, SyncRejection
 from clinic.db.records import (
     RECORD_TYPES,
     RecordError,
@@ -71,6 +78,7 @@ class Batch:
     owners: dict[tuple[str, str], str | None] = field(default_factory=dict)   # (table, id) → institution
     accepted: list[tuple[str, dict, list[dict]]] = field(default_factory=list)  # (type, row, lines)
     known_drugs: set[str] = field(default_factory=set)
+    new_drugs: set[str] = field(default_factory=set)                     # added by the record in hand
 
     def load(self, s: Session, records: list[PushRecord]) -> None:
         ids = list({r.id for r in records})
@@ -110,9 +118,28 @@ class Batch:
             conn.execute(insert(SyncReceipt.__table__), self.new_receipts)
 
 
+@contextmanager
+def _savepoint(conn: Connection, batch: Batch) -> Iterator[None]:
+    """Each record in its own savepoint: a rejected or deferred one leaves no trace, the others stay.
+    Plain SQL rather than Session.begin_nested(): the ORM is not used inside, and a hundred ORM
+    savepoints a batch cost more than storing the records."""
+    conn.exec_driver_sql("SAVEPOINT record")
+    try:
+        yield
+    except BaseException:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT record")
+        conn.exec_driver_sql("RELEASE SAVEPOINT record")
+        batch.new_drugs.clear()                 # their rows were rolled back with the record
+        raise
+    conn.exec_driver_sql("RELEASE SAVEPOINT record")
+    batch.known_drugs |= batch.new_drugs
+    batch.new_drugs.clear()
+
+
 def receive_batch(db: ServerDatabase, device_id: str, request: PushRequest) -> PushResponse:
-    now = utcnow()
     with db.session("sync", write=True) as s:
+        feed.lock_writers(s)
+        now = utcnow()                  # after the lock: receipt times follow the order of storing
         device = s.get(SyncDevice, device_id)
         batch = Batch(device.institution_code, request.batch_key, now)
         seen = s.get(SyncBatch, request.batch_key)
@@ -120,19 +147,22 @@ def receive_batch(db: ServerDatabase, device_id: str, request: PushRequest) -> P
             raise BatchError("批次编号已被另一机构使用，请重新同步")
         records = sorted(request.records, key=lambda r: r.seq)
         batch.load(s, records)
-        results, deferred = [], {}
+        s.flush()                       # nothing of the ORM's may be written inside a record's savepoint
+        results, deferred, rejections = [], {}, []
         for record in records:
             try:
-                with s.begin_nested():
+                with _savepoint(s.connection(), batch):
                     results.append(receive_record(s, record, batch))
             except Rejected as exc:
                 results.append(RecordResult(id=record.id, status="rejected", hash=record.hash, reason=str(exc)))
-                s.add(SyncRejection(institution_code=batch.institution, record_id=record.id[:64],
-                                    record_type=record.type[:40], reason=str(exc), batch_key=batch.key,
-                                    received_at=now))
+                rejections.append({"institution_code": batch.institution, "record_id": record.id[:64],
+                                   "record_type": record.type[:40], "reason": str(exc), "batch_key": batch.key,
+                                   "received_at": now})
             except Deferred as exc:
                 deferred[record.id] = str(exc)
         batch.write(s)
+        if rejections:
+            s.connection().execute(insert(SyncRejection.__table__), rejections)
         counts = {status: sum(r.status == status for r in results)
                   for status in ("accepted", "duplicate", "rejected", "conflict")}
         if seen is None:
@@ -157,8 +187,10 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-UNIQUE_REASONS = {"uq_patient_id_number_per_clinic": "本机构已有身份证号相同的在册患者（重复登记），请合并后再上传",
-                  "receipt_no": "结算单号与服务器上已有的结算单重复"}
+# What the database says (PostgreSQL names the index, SQLite the columns) → what the doctor should do.
+UNIQUE_REASONS = {("uq_patient_id_number_per_clinic", "patient.id_number"):
+                  "本机构已有身份证号相同的在册患者（重复登记），请合并后再上传",
+                  ("receipt_no",): "结算单号与服务器上已有的结算单重复"}
 
 
 def receive_record(s: Session, record: PushRecord, batch: Batch) -> RecordResult:
@@ -194,7 +226,7 @@ def receive_record(s: Session, record: PushRecord, batch: Batch) -> RecordResult
         write_record(s.connection(), record.type, row, lines, exists=head is not None)
     except IntegrityError as exc:
         text = str(exc.orig)
-        reason = next((why for name, why in UNIQUE_REASONS.items() if name in text),
+        reason = next((why for names, why in UNIQUE_REASONS.items() if any(name in text for name in names)),
                       f"与服务器上已有的记录冲突（编号或单号重复）：{text.splitlines()[0][:200]}")
         raise Rejected(reason) from None
     batch.stored(record, row, lines)
@@ -209,46 +241,55 @@ def _conflict(s: Session, record: PushRecord, server_hash: str, reason: str) -> 
 
 def _stale_reason(s: Session, record: PushRecord) -> str:
     if record.type == "filing":
-        theirs = s.scalar(select(Filing.version).where(Filing.id == record.id))
+        theirs = s.connection().scalar(select(Filing.version).where(Filing.id == record.id))
         mine = record.payload.get("version")
         return (f"备案在服务器上已是第 {theirs} 版（可能已被审核），本机修改后为第 {mine} 版、基于更早的版本；"
                 f"请查看服务器版本后选择保留哪一份")
     return f"{LABELS.get(record.type, record.type)}在服务器上已被修改，本机的修改基于较早的版本；请选择保留哪一份"
 
 
+@cache
+def _references(type_name: str) -> tuple[tuple[str | None, str, str], ...]:
+    """Once per record type: (lines key or None for the row, column, table it names) for every
+    foreign key, except a line naming its own parent."""
+    rt = RECORD_TYPES[type_name]
+    found = []
+    for key, table in [(None, rt.table)] + [(key, child.__table__) for key, child, _ in rt.children]:
+        for column in table.columns:
+            for fk in column.foreign_keys:
+                target = fk.column.table
+                if not (target is rt.table and fk.column.name == "id" and key is not None):
+                    found.append((key, column.name, target.name))
+    return tuple(found)
+
+
 def _check_references(s: Session, rt, row: dict, lines: dict[str, list[dict]], record: PushRecord,
                       batch: Batch) -> None:
     """Every record a row names must be on the server, and be this clinic's own."""
     conn = s.connection()
-    tables = [(rt.table, [row])] + [(child.__table__, lines[key]) for key, child, _ in rt.children]
-    for table, rows in tables:
-        for column in table.columns:
-            for fk in column.foreign_keys:
-                target = fk.column.table
-                if target is rt.table and fk.column.name == "id" and table is not rt.table:
-                    continue                  # a line naming its own parent
-                for values in rows:
-                    value = values.get(column.name)
-                    if value is None:
-                        continue
-                    if target.name == "user_account":
-                        values[column.name] = None     # clinic accounts stay in the clinic; names travel
-                    elif target.name == "drug":
-                        _ensure_drug(s, value, record, batch)
-                    elif target.name in SYNCED_TABLES:
-                        key = (target.name, value)
-                        if key not in batch.owners:
-                            batch.owners[key] = conn.scalar(select(target.c.institution_code)
-                                                            .where(target.c.id == value))
-                        owner = batch.owners[key]
-                        if owner is None:
-                            raise Deferred(f"所属的{LABELS.get(target.name, target.name)} {value} 尚未到达服务器")
-                        if owner != batch.institution:
-                            raise Rejected(f"引用了另一机构的{LABELS.get(target.name, target.name)} {value}")
+    for key, name, target in _references(rt.name):
+        for values in ([row] if key is None else lines[key]):
+            value = values.get(name)
+            if value is None:
+                continue
+            if target == "user_account":
+                values[name] = None            # clinic accounts stay in the clinic; names travel
+            elif target == "drug":
+                _ensure_drug(s, value, record, batch)
+            elif target in SYNCED_TABLES:
+                if (target, value) not in batch.owners:
+                    table = Base.metadata.tables[target]
+                    batch.owners[(target, value)] = conn.scalar(select(table.c.institution_code)
+                                                                .where(table.c.id == value))
+                owner = batch.owners[(target, value)]
+                if owner is None:
+                    raise Deferred(f"所属的{LABELS.get(target, target)} {value} 尚未到达服务器")
+                if owner != batch.institution:
+                    raise Rejected(f"引用了另一机构的{LABELS.get(target, target)} {value}")
 
 
 def _ensure_drug(s: Session, code: str, record: PushRecord, batch: Batch) -> None:
-    if code in batch.known_drugs:
+    if code in batch.known_drugs or code in batch.new_drugs:
         return
     conn = s.connection()
     if conn.scalar(select(Drug.code).where(Drug.code == code)) is None:
@@ -260,7 +301,9 @@ def _ensure_drug(s: Session, code: str, record: PushRecord, batch: Batch) -> Non
         except RecordError as exc:
             raise Rejected(f"附带的药品 {code} 信息有误：{exc}") from None
         conn.execute(insert(Drug.__table__).values(values))
-    batch.known_drugs.add(code)
+        batch.new_drugs.add(code)
+    else:
+        batch.known_drugs.add(code)
 
 
 def _drug_values(entry: dict) -> dict:

@@ -52,7 +52,9 @@ class ServerDatabase:
     def __init__(self, target: str | Path):
         self.url = database_url(target)
         self.is_sqlite = self.url.startswith("sqlite")
-        self.engine = create_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        # UTF-8 on the wire even when the database was made in a "C" locale, so check_encoding can say so
+        options = {"connect_args": {"client_encoding": "utf8"}} if self.url.startswith("postgresql") else {}
+        self.engine = create_engine(self.url, pool_pre_ping=not self.is_sqlite, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
@@ -72,7 +74,20 @@ class ServerDatabase:
         self.engine.dispose()
 
 
+def check_encoding(db: ServerDatabase) -> None:
+    """Names, diagnoses and reasons are Chinese: a PostgreSQL database must store UTF-8 (one made in a
+    bare "C" locale is SQL_ASCII and would garble or refuse them)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect() as conn:
+        encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
+    if encoding != "UTF8":
+        raise DatabaseError(f"PostgreSQL 数据库的编码是 {encoding}，须为 UTF8；请用 "
+                            f"createdb -E UTF8 -T template0 重新创建数据库后再启动")
+
+
 def migrate(db: ServerDatabase) -> None:
+    check_encoding(db)
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with db.engine.connect() as conn:

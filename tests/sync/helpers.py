@@ -28,6 +28,10 @@ from sync.server.storage import ServerDatabase, open_server_database
 from tests.clinic_fixtures import AML, MET, add_drugs, add_patient
 
 ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("LIANGBING_TEST_PG_URL")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+NO_PG = ("LIANGBING_TEST_PG_URL is not set: no PostgreSQL to run the server tests on "
+         "(bash .ci/postgres.sh starts one and prints the URL; .ci/run sets it)")
 
 
 def free_socket() -> socket.socket:
@@ -52,7 +56,7 @@ class LiveServer:
         server = uvicorn.Server(uvicorn.Config(create_app(db, settings), log_level="warning", lifespan="off"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60          # generous: a loaded CI machine starts slowly
         while not server.started:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("test server did not start")
@@ -85,7 +89,7 @@ def server_process(db_url: str, script: Path | None = None, *extra: str) -> tupl
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -143,6 +147,21 @@ def file_offline(db: Database, patient_id: str, disease: str = "diabetes", on: d
             history_signer="王医生", plan_signer="王医生", filed_on=on)
         submit(s, filing, utcnow())
         return filing.id
+
+
+def sell(db: Database, patient_id: str, drug_code: str, on: date, days: int):
+    """A 28/90-day continuous prescription for one drug, dispensed and settled at once."""
+    from clinic.dispensing import dispense_and_settle
+    from clinic.prescriptions import LineInput, create_prescription
+    from clinic.profile import policy_in_force
+
+    with db.session("doctor") as s:
+        patient = s.get(Patient, patient_id)
+        rx = create_prescription(s, patient, policy_in_force(s, on), entitled={"hypertension"},
+                                 prescriber_name="王医生", prescribed_on=on, diagnosis="原发性高血压",
+                                 lines=[LineInput(drug_code, Decimal(1), "qd", days)])
+        s.flush()
+        return dispense_and_settle(s, policy_in_force(s, on), rx, on, days=days, dispenser_name="李药师")
 
 
 def outbox(db: Database, status: str | None = None) -> int:

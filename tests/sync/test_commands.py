@@ -7,9 +7,12 @@ import json
 import re
 import subprocess
 import sys
+import uuid
+
+import pytest
 
 from clinic.db.engine import open_database
-from tests.sync.helpers import ROOT, add_patients, make_clinic, server_process
+from tests.sync.helpers import IN_CI, NO_PG, PG_URL, ROOT, add_patients, make_clinic, server_process
 
 CODE = "H42070400101"
 
@@ -68,3 +71,25 @@ def test_a_wrong_enrolment_code_fails_with_one_line(tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert wrong.returncode == 1 and "接入码无效" in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+
+
+def test_a_postgresql_database_not_made_for_utf8_is_refused_with_one_line():
+    if not PG_URL:
+        (pytest.fail if IN_CI else pytest.skip)(NO_PG)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"lb_ascii_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:         # what `createdb` makes in a bare container's "C" locale
+        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' TEMPLATE template0 "
+                          f"LC_COLLATE 'C' LC_CTYPE 'C'"))
+    try:
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        refused = run("liangbing-server", "stats", "--db", url)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and "须为 UTF8" in refused.stderr
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

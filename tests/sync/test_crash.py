@@ -4,6 +4,7 @@ server still has one row per record."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_a_clinic_killed_between_the_answer_and_its_commit_resends_and_the_serve
     add_patients(clinic, 5)
     waiting = outbox(clinic, "pending")
     killed = subprocess.run([sys.executable, str(HERE / "crashing_client.py"), str(tmp_path / "clinic.db")],
-                            cwd=ROOT, capture_output=True, timeout=120, env={"PYTHONPATH": str(ROOT)})
+                            cwd=ROOT, capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert killed.returncode == 17, killed.stderr.decode(errors="replace")
     assert server_count(server.db) == 5                       # the server had committed before answering
     with clinic.session() as s:

@@ -11,15 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from clinic import stock
-from clinic.db.models import ClaimFlag, Drug, ExternalFundUse, Patient, Settlement
-from clinic.dispensing import DispenseError, dispense_and_settle
+from clinic.db.models import ClaimFlag, Drug, ExternalFundUse, Settlement
+from clinic.dispensing import DispenseError
 from clinic.idcard import check_digit
-from clinic.prescriptions import LineInput, create_prescription
-from clinic.profile import policy_in_force
 from sync.client import sync_once
 from sync.server.review import resolve_flag
 from tests.clinic_fixtures import AML, add_patient
-from tests.sync.helpers import enrolled_clinic
+from tests.sync.helpers import enrolled_clinic, sell
 
 A, B = "H42070400101", "H42070400202"
 DAY = date.today() - timedelta(days=120)          # all within one calendar year of the test clinics
@@ -51,16 +49,6 @@ def clinics(server, tmp_path):
     yield pair
     for db, _ in pair:
         db.close()
-
-
-def sell(db, patient_id, drug_code, on, days):
-    with db.session("doctor") as s:
-        patient = s.get(Patient, patient_id)
-        rx = create_prescription(s, patient, policy_in_force(s, on), entitled={"hypertension"},
-                                 prescriber_name="王医生", prescribed_on=on, diagnosis="原发性高血压",
-                                 lines=[LineInput(drug_code, Decimal(1), "qd", days)])
-        s.flush()
-        return dispense_and_settle(s, policy_in_force(s, on), rx, on, days=days, dispenser_name="李药师")
 
 
 def test_the_settlement_crossing_the_cap_is_flagged_and_the_next_one_uses_cross_clinic_year_to_date(server, clinics):

@@ -189,3 +189,19 @@ def test_a_policy_the_township_published_applies_from_its_effective_date(tmp_pat
         later = policy_in_force(s, date(2026, 7, 1))
         assert later.id == "ezhou-2026-07-01" and later.cap("resident", "ordinary") == Decimal("1200")
     db.close()
+
+
+def test_an_amount_finer_than_a_cent_is_refused_not_rounded(clinic):
+    from clinic.db.records import RecordError
+    from tests.sync.helpers import sell
+
+    with clinic.session("doctor") as s:
+        patient = add_patient(s)
+    sold = sell(clinic, patient.id, AML, DAY, 28)
+    with clinic.session() as s:
+        payload = read_record(s.connection(), "settlement", sold.id)
+    assert parse_record("settlement", payload)[0]["fund_pay"] == Decimal("8.40")
+    with pytest.raises(RecordError, match="fund_pay 的金额须精确到分"):
+        parse_record("settlement", {**payload, "fund_pay": "8.405"})
+    with pytest.raises(RecordError, match=r"diseases\[0\]\.fund_pay 的值无效"):
+        parse_record("settlement", {**payload, "diseases": [{**payload["diseases"][0], "fund_pay": "NaN"}]})

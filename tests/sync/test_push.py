@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from clinic.db.models import OutboxEntry, Patient, Setting, SyncReceipt
+from clinic.db.models import OutboxEntry, Patient, SyncReceipt
 from clinic.idcard import check_digit
 from sync.client import outbox_problems, sync_once, sync_status
 from sync.protocol import API
@@ -33,8 +33,9 @@ def clinic(server, tmp_path):
 
 
 def token(db) -> str:
-    with db.session() as s:
-        return s.get(Setting, "sync.token").value
+    from sync.token_store import load_token
+
+    return load_token(db)
 
 
 def pending_records(db) -> list[dict]:
@@ -144,6 +145,23 @@ def test_bad_records_are_rejected_with_a_reason_and_the_rest_of_the_batch_is_sto
     assert "未知的记录类型" in verdicts[unknown["id"]][1]
     assert "校验值" in verdicts[tampered["id"]][1]
     assert server_count(server.db) == 1
+
+
+def test_a_record_the_database_refuses_is_rolled_back_alone_with_its_reason(server, clinic):
+    """Two registrations of one ID number: the second breaks the per-clinic unique index inside its own
+    savepoint (PostgreSQL aborts the statement; only that savepoint is rolled back)."""
+    add_patients(clinic, 2)
+    from clinic.db.records import payload_hash
+
+    records = pending_records(clinic)
+    first, second = [r for r in records if r["type"] == "patient"]
+    twin = {**second["payload"], "id": str(uuid.uuid4()), "id_number": first["payload"]["id_number"]}
+    twin_record = {**second, "id": twin["id"], "payload": twin, "hash": payload_hash(twin), "seq": first["seq"]}
+    answer = push(server, clinic, [*records, twin_record]).json()
+    verdicts = {r["id"]: (r["status"], r.get("reason") or "") for r in answer["results"]}
+    assert verdicts[twin["id"]][0] == "rejected" and "身份证号相同" in verdicts[twin["id"]][1]
+    assert [v for k, (v, _) in verdicts.items() if k != twin["id"]] == ["accepted"] * 4
+    assert server_count(server.db) == 2
 
 
 def test_a_rejected_record_is_shown_to_the_doctor_and_not_retried(server, clinic):

@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 from clinic.db.engine import open_database
 from clinic.db.models import OutboxEntry, Setting
 from sync.client import sync_once, sync_status
+from sync.protocol import API
 from sync.server import auth
 from sync.server.app import ServerSettings
+from sync.status import load_settings
 from sync.transport import RetryPolicy, utc_now
 from tests.sync.helpers import LiveServer, add_patients, enrolled_clinic, free_socket, outbox, server_count
 
@@ -51,20 +53,26 @@ def test_network_errors_are_retried_with_growing_jittered_waits(server, tmp_path
 
 
 def test_429_is_retried_after_the_servers_retry_after(tmp_path, server_db_url):
-    live = LiveServer.start(server_db_url, ServerSettings(requests_per_minute=60, burst=2))
+    live = LiveServer.start(server_db_url, ServerSettings(requests_per_minute=30, burst=1))   # one per 2 s
     try:
         clinic = enrolled_clinic(live, tmp_path / "c.db", CODE)
         add_patients(clinic, 1)
+        pull = f"{live.url}{API}/sync/pull?stream=review"
+        headers = {"Authorization": f"Bearer {load_settings(clinic)['token']}"}
+        while (busy := requests.get(pull, headers=headers, timeout=10)).status_code != 429:
+            pass                                             # the device's allowance is used up now
+        assert "请求过于频繁" in busy.json()["error"] and busy.headers["Retry-After"] in ("1", "2")
         waits = []
 
         def sleep(seconds: float) -> None:
             waits.append(seconds)
             time.sleep(seconds)
 
-        result = sync_once(clinic, sleep=sleep, retry=RetryPolicy(attempts=5, base_delay=5.0),
-                           streams=("review", "catalogue"))
+        result = sync_once(clinic, sleep=sleep, retry=RetryPolicy(attempts=5, base_delay=50.0),
+                           streams=("review",))
         assert result.all_acknowledged, result.error
-        assert waits and all(w == 1.0 for w in waits)          # Retry-After: 1, not the 5 s backoff
+        assert waits and all(w in (1.0, 2.0) for w in waits)    # Retry-After, not a jittered 50 s backoff
+        assert server_count(live.db) == 1
         clinic.close()
     finally:
         live.stop()

@@ -15,6 +15,7 @@ from clinic.db.models.pharmacy import (
     StockLot,
     StockMovement,
 )
+from clinic.db.models.security import LoginGuard
 from clinic.db.models.township import (
     ClaimFlag,
     ServerAccount,
@@ -30,4 +31,4 @@ __all__ = ["AuditEvent", "Base", "ClaimFlag", "Dispense", "DispenseLine", "Drug"
            "ExternalFundUse", "Filing", "FollowUp", "Institution", "OutboxEntry", "Patient", "PolicyDocument",
            "Prescription", "PrescriptionLine", "ServerAccount", "Setting", "Settlement", "SettlementDisease",
            "StockLot", "StockMovement", "SyncBatch", "SyncDevice", "SyncFeed", "SyncReceipt", "SyncRecordHead",
-           "SyncRejection", "Synced", "User"]
+           "SyncRejection", "Synced", "User", "LoginGuard"]
