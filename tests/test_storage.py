@@ -113,3 +113,14 @@ def test_a_file_that_is_not_a_database_gives_a_clear_message(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DatabaseError, match="损坏"):
         open_database(path)
+
+
+def test_audit_events_name_rows_whose_key_is_not_an_id(db):
+    from clinic.db.models import Setting
+
+    with db.session("admin") as s:
+        s.add(Setting(key="printer", value="HP LaserJet"))
+    with db.session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "setting")
+                          .order_by(AuditEvent.id.desc())).first()
+    assert (event.entity_id, event.action) == ("printer", "insert")

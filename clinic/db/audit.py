@@ -73,7 +73,9 @@ def install(session_factory) -> None:
                     action_name = "delete"      # soft delete
                 else:
                     action_name = action
-                identity = inspect(obj).identity or (getattr(obj, "id", None),)
+                # New rows have no identity key yet inside after_flush; read the primary key itself
+                # (a setting's is its key, an institution's its code).
+                identity = inspect(obj).identity or inspect(obj).mapper.primary_key_from_instance(obj)
                 rows.append({
                     "at": now, "user_name": user, "institution_code": session.info.get("institution_code"),
                     "entity": type(obj).__tablename__, "entity_id": str(identity[0]), "action": action_name,

@@ -7,12 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -24,6 +21,7 @@ from desktop.gui.context import AppContext
 from desktop.gui.filing_dialog import FilingDialog
 from desktop.gui.ops_filings import FilingRow
 from desktop.gui.style import css_class, show_error
+from desktop.gui.tables import read_only_table
 
 COLUMNS = ("备案日期", "类型", "病种", "状态", "说明")
 STATE_COLOURS = {"approved": "#2e7d32", "rejected": "#b00020", "submitted": "#7a5a00", "superseded": "#777777"}
@@ -64,16 +62,7 @@ class FilingsTab(QWidget):
         self.submit_button.clicked.connect(self.submit)
         self.reopen_button.clicked.connect(self.reopen)
         self.print_button.clicked.connect(self.print_form)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("filingTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = read_only_table(list(COLUMNS), "filingTable", stretch_last=True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.detail = QTextBrowser()
         self.detail.setObjectName("filingDetail")

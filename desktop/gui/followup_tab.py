@@ -6,19 +6,16 @@ from __future__ import annotations
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -30,6 +27,7 @@ from desktop.gui.context import AppContext
 from desktop.gui.followup_chart import FollowUpChart
 from desktop.gui.ops_followups import VisitRow
 from desktop.gui.style import css_class, restyle
+from desktop.gui.tables import read_only_table
 
 COLUMNS = ("随访日期", "血压 mmHg", "空腹血糖 mmol/L", "糖化血红蛋白 %", "服药依从性", "下次随访", "随访医生", "备注")
 ABNORMAL = QColor("#b00020")
@@ -52,14 +50,7 @@ class FollowUpTab(QWidget):
         self.add_button.clicked.connect(self.add)
         self.status = css_class(QLabel(""), "hint")
         self.chart = FollowUpChart()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("followUpTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = read_only_table(list(COLUMNS), "followUpTable", stretch_last=True)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chart)
         split.addWidget(self.table)

@@ -6,13 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -22,6 +19,7 @@ from desktop.gui import ops_patients
 from desktop.gui.context import AppContext
 from desktop.gui.new_patient import NewPatientDialog
 from desktop.gui.style import css_class
+from desktop.gui.tables import read_only_table
 
 COLUMNS = ["姓名", "性别", "年龄", "身份证号", "电话", "门诊号", "险种", "两病"]
 DEBOUNCE_MS = 120           # fast enough to feel instant, slow enough not to query every keystroke of an IME
@@ -60,14 +58,7 @@ class PatientsPage(QWidget):
         self.new_button.clicked.connect(self.new_patient)
         self.new_button.setEnabled(ctx.can("patient.edit"))
         self.status = css_class(QLabel(""), "hint")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("patientResults")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = read_only_table(list(COLUMNS), "patientResults", stretch_last=True)
         self.table.activated.connect(lambda index: self._open_row(index.row()))
         self.table.doubleClicked.connect(lambda index: self._open_row(index.row()))
         self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
