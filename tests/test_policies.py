@@ -97,3 +97,19 @@ def test_malformed_policy_file_is_refused_with_a_clear_error(tmp_path, change, m
     (tmp_path / "bad.toml").write_text(text.replace(change, message, 1), encoding="utf-8")
     with pytest.raises(PolicyError, match="bad.toml"):
         all_policies(tmp_path)
+
+
+def test_a_replaced_policy_file_is_read_again(tmp_path):
+    # Parsed files are cached for speed; an administrator's new version must still take effect.
+    import os
+
+    from clinic.policy import load_policy
+    from clinic.policy.loader import policies_dir
+
+    path = tmp_path / "ezhou.toml"
+    text = (policies_dir() / "ezhou-2022-10-01.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_policy(path)
+    path.write_text(text.replace(f'name = "{first.name}"', 'name = "鄂州新版"', 1), encoding="utf-8")
+    os.utime(path, ns=(1, 1))
+    assert load_policy(path).name == "鄂州新版"

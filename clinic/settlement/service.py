@@ -54,8 +54,9 @@ def year_to_date(session: Session, patient_id: str, on: date) -> YearToDate:
 
 def next_receipt_no(session: Session, institution_code: str, on: date, prefix: str = "") -> str:
     stem = f"{prefix}{institution_code}-{on:%Y%m%d}-"
+    # A range, not LIKE 'stem%': SQLite's LIKE is case-insensitive and cannot use the receipt index.
     count = session.scalar(select(func.count()).select_from(Settlement)
-                           .where(Settlement.receipt_no.startswith(stem))) or 0
+                           .where(Settlement.receipt_no >= stem, Settlement.receipt_no < stem + "~")) or 0
     return f"{stem}{count + 1:04d}"
 
 
