@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NamedTuple
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -94,6 +93,9 @@ class DrugChoice:
 
 
 def pinyin_initials(name: str) -> str:
+    # Imported here: pypinyin's phrase dictionary costs ~0.4 s and ~65 MB, and only a new drug name needs it.
+    from pypinyin import Style, lazy_pinyin
+
     letters = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
     return "".join(ch for ch in letters if ch.isascii() and ch.isalnum())[:60]
 
