@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
 from clinic import catalogue, stock
@@ -169,25 +169,59 @@ class RunningOut:
 
 def running_out(session: Session, on: date, within_days: int, lapsed_days: int = 30) -> list[RunningOut]:
     """The morning list: patients whose supply runs out within `within_days` (or ran out in the last
-    `lapsed_days` without a refill), soonest first."""
-    since = on - timedelta(days=400)
-    rows = session.execute(
-        select(Dispense.id, Dispense.patient_id, Dispense.dispensed_on, DispenseLine.drug_code,
-               DispenseLine.quantity, DispenseLine.daily_dose)
+    `lapsed_days` without a refill), soonest first; on one day, the patient and drug dispensed first.
+
+    Grouped in SQL (one row per patient and drug comes back): the stacked run-out day of `runs_out_on`
+    is, in closed form, max over dispenses k of (day_k + the days supplied by k and every later one).
+    For the clinic's own SQLite file: julianday and rowid are SQLite's.
+    """
+    refunded = select(Settlement.dispense_id).where(Settlement.reverses_id.is_not(None),
+                                                    Settlement.dispense_id.is_not(None))
+    # The order rows were read in before (date, time recorded, then as stored), as one sortable text,
+    # so the pair that appeared first can be found with MIN(): the list's order on one run-out day.
+    appeared = type_coerce(Dispense.dispensed_on, String).concat(
+        func.coalesce(type_coerce(Dispense.created_at, String), "")).concat(
+        cast(literal_column("1000000000000000000 + dispense.rowid * 4294967296 + dispense_line.rowid"), String))
+    lines = (
+        select(Dispense.patient_id, DispenseLine.drug_code, appeared.label("appeared"),
+               (cast(func.julianday(Dispense.dispensed_on), Integer) + func.sum(_supply_days(session)).over(
+                   partition_by=(Dispense.patient_id, DispenseLine.drug_code),
+                   order_by=Dispense.dispensed_on.desc())).label("ends"))
         .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
-        .where(Dispense.dispensed_on >= since, Dispense.dispensed_on <= on, Dispense.deleted_at.is_(None))
-        .order_by(Dispense.dispensed_on, Dispense.created_at)).all()
-    refunded = set(session.scalars(select(Settlement.dispense_id).where(Settlement.reverses_id.is_not(None))))
-    supplies: dict[tuple[str, str], list] = {}
-    for r in rows:
-        if r.id not in refunded:
-            supplies.setdefault((r.patient_id, r.drug_code), []).append((r.dispensed_on, r.quantity, r.daily_dose))
+        .where(Dispense.dispensed_on >= on - timedelta(days=400), Dispense.dispensed_on <= on,
+               Dispense.deleted_at.is_(None), Dispense.id.not_in(refunded))).subquery()
+    today = on.toordinal() + _JULIAN_ORDINAL
+    ends = func.max(lines.c.ends)
+    pairs = (select(lines.c.patient_id, lines.c.drug_code, ends)
+             .group_by(lines.c.patient_id, lines.c.drug_code)
+             .having(ends.between(today - lapsed_days, today + within_days))
+             .order_by(ends, func.min(lines.c.appeared)))
     found = []
-    for (patient_id, drug_code), history in supplies.items():
-        end = runs_out_on(history)
-        if end is not None and on - timedelta(days=lapsed_days) <= end <= on + timedelta(days=within_days):
-            found.append(RunningOut(patient_id, drug_code, end, (end - on).days))
-    return sorted(found, key=lambda r: r.runs_out_on)
+    for patient_id, drug_code, end_day in session.execute(pairs):
+        end = date.fromordinal(end_day - _JULIAN_ORDINAL)
+        found.append(RunningOut(patient_id, drug_code, end, (end - on).days))
+    return found
+
+
+# julianday('0001-01-01') is 1721425.5: the whole Julian day number of a date is its ordinal + 1721424.
+_JULIAN_ORDINAL = 1721424
+
+
+def _supply_days(session: Session):
+    """The whole days a dispense line supplies, as an SQL expression that gives exactly what
+    `runs_out_on` computes with Decimal. SQLite divides in floating point, which is right for the
+    usual doses but not for all (4 weekly tablets at 1/7 a day: 27.99… days in Decimal, 28 in floating
+    point), so each distinct (quantity, daily dose) stored is checked here, and those SQLite would get
+    wrong are listed with their exact days."""
+    quantity, per_day = type_coerce(DispenseLine.quantity, String), type_coerce(DispenseLine.daily_dose, String)
+    approximate = case((cast(per_day, Float) > 0, cast(cast(quantity, Float) / cast(per_day, Float), Integer)),
+                       else_=0)
+    exceptions = []
+    for q, d, sqlite_days in session.execute(select(quantity, per_day, approximate).distinct()):
+        exact = math.floor(Decimal(q) / Decimal(d)) if Decimal(d) > 0 else 0
+        if sqlite_days != exact:
+            exceptions.append((and_(quantity == q, per_day == d), exact))
+    return case(*exceptions, else_=approximate) if exceptions else approximate
 
 
 def refund_purchase(session: Session, settlement: Settlement, on: date, reason: str,

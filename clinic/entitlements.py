@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Filing, Patient
@@ -59,13 +59,23 @@ def entitlements(session: Session, patient: Patient, policy: Policy, on: date) -
     return entitlements_of_many(session, [patient], policy, on)[patient.id]
 
 
-def entitlements_of_many(session: Session, patients: list[Patient], policy: Policy,
+def entitlements_of_many(session: Session, patients: list, policy: Policy,
                          on: date) -> dict[str, tuple[Entitlement, ...]]:
-    """The same rules for many patients with one query per 500 patients (morning lists, reports)."""
-    in_force: dict[str, dict[str, Filing]] = {p.id: {} for p in patients}
+    """The same rules for many patients (Patient records, or rows with their id and managed_* flags)
+    with one query per 500 patients (morning lists, reports); filings are read as plain rows."""
+    in_force: dict[str, dict[str, Row]] = {p.id: {} for p in patients}
     ids = list(in_force)
-    for start in range(0, len(ids), 500):
-        for filing in _approved_filings(session, ids[start:start + 500], on):
+    columns = (Filing.patient_id, Filing.disease, Filing.filed_on, Filing.reviewed_at, Filing.created_at,
+               Filing.change_reason, Filing.tier, Filing.is_primary)
+    query = select(*columns).where(Filing.deleted_at.is_(None), Filing.state.in_(("approved", "superseded")),
+                                   Filing.filed_on <= on)
+    # Thousands of patients (a morning list): one pass over the filings beats lists of ids to match.
+    chunks = [query] if len(ids) > 2000 else [query.where(Filing.patient_id.in_(ids[start:start + 500]))
+                                               for start in range(0, len(ids), 500)]
+    for chunk in chunks:
+        for filing in session.execute(chunk):
+            if filing.patient_id not in in_force:
+                continue
             current = in_force[filing.patient_id].get(filing.disease)
             if current is None or _in_force_order(filing) > _in_force_order(current):
                 in_force[filing.patient_id][filing.disease] = filing

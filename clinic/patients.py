@@ -11,7 +11,6 @@ import re
 import unicodedata
 from datetime import date
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -65,6 +64,9 @@ def split_surname(name: str) -> tuple[str, str]:
 def _syllables(text: str) -> list[str]:
     # pypinyin passes non-Han runs (the · of minority names) through unchanged; they are not searchable.
     # Style.NORMAL writes ü as v (lv 吕), as pinyin input methods do.
+    # Imported here: pypinyin's phrase dictionary costs ~0.4 s at start-up, and only a new name needs it.
+    from pypinyin import Style, lazy_pinyin
+
     return [s for s in (p.lower() for p in lazy_pinyin(text, style=Style.NORMAL)) if s.isascii() and s.isalpha()]
 
 

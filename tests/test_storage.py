@@ -124,3 +124,17 @@ def test_audit_events_name_rows_whose_key_is_not_an_id(db):
         event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "setting")
                           .order_by(AuditEvent.id.desc())).first()
     assert (event.entity_id, event.action) == ("printer", "insert")
+
+
+def test_a_key_longer_than_the_audit_column_is_kept_whole_in_the_changes(db):
+    # PostgreSQL enforces varchar(40); a township input's setting key is longer.
+    from clinic.db.models import Setting
+
+    key = "township.input.2026.H42070400303.chronic_signed"
+    with db.session("staff") as s:
+        s.add(Setting(key=key, value="3"))
+    with db.session() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "setting")
+                          .order_by(AuditEvent.id.desc())).first()
+    assert len(event.entity_id) == 40 and key.startswith(event.entity_id[:-1])
+    assert json.loads(event.changes)["entity_id"] == key

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from clinic.db.models import AuditEvent, Synced
 from clinic.db.types import utcnow
 
+ENTITY_ID_LENGTH = AuditEvent.__table__.c.entity_id.type.length     # 40: UUIDs fit
 SKIP_FIELDS = {"created_at", "updated_at", "password_hash", "pinyin_full", "pinyin_initials"}
 
 
@@ -76,9 +77,13 @@ def install(session_factory) -> None:
                 # New rows have no identity key yet inside after_flush; read the primary key itself
                 # (a setting's is its key, an institution's its code).
                 identity = inspect(obj).identity or inspect(obj).mapper.primary_key_from_instance(obj)
+                entity_id = str(identity[0])
+                if len(entity_id) > ENTITY_ID_LENGTH:    # a long setting key: keep it whole in the changes
+                    changes = {"entity_id": entity_id, **changes}
+                    entity_id = entity_id[:ENTITY_ID_LENGTH - 1] + "…"
                 rows.append({
                     "at": now, "user_name": user, "institution_code": session.info.get("institution_code"),
-                    "entity": type(obj).__tablename__, "entity_id": str(identity[0]), "action": action_name,
+                    "entity": type(obj).__tablename__, "entity_id": entity_id, "action": action_name,
                     "changes": json.dumps(changes, ensure_ascii=False),
                 })
         if rows:

@@ -19,7 +19,7 @@ from clinic.db.engine import alembic_config
 from clinic.idcard import check_digit
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 CLINIC = "H42070400101"
 NOW = "2026-03-15 08:30:00.000000"
 # every sample user logs in with this password

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.db.models.base import Base, Synced
@@ -74,6 +74,10 @@ class Dispense(PatientRef, Synced, Base):
     lines: Mapped[list[DispenseLine]] = relationship(
         back_populates="dispense", cascade="all, delete-orphan", order_by="DispenseLine.position")
 
+    # The morning lists read a date range of dispenses from this index alone (migration 0005).
+    __table_args__ = (Index("ix_dispense_day_patient", "dispensed_on", "patient_id", "deleted_at", "id",
+                            "created_at"),)
+
 
 class DispenseLine(Base):
     __tablename__ = "dispense_line"
@@ -93,6 +97,9 @@ class DispenseLine(Base):
     policy_range: Mapped[Decimal] = mapped_column(Money)
     over_standard: Mapped[Decimal] = mapped_column(Money)
     dispense: Mapped[Dispense] = relationship(back_populates="lines")
+
+    # What each line supplies, read from this index alone by the morning lists (migration 0005).
+    __table_args__ = (Index("ix_dispense_line_supply", "dispense_id", "drug_code", "quantity", "daily_dose"),)
 
 
 class Settlement(PatientRef, Synced, Base):
@@ -124,6 +131,9 @@ class Settlement(PatientRef, Synced, Base):
     operator_name: Mapped[str] = mapped_column(String(40))
     diseases: Mapped[list[SettlementDisease]] = relationship(
         back_populates="settlement", cascade="all, delete-orphan", order_by="SettlementDisease.position")
+
+    # 结算待上传 on the home screen and the unsent count: settlements by state (migration 0005).
+    __table_args__ = (Index("ix_settlement_state", "state", "settled_on"),)
 
 
 class SettlementDisease(Base):
