@@ -32,6 +32,7 @@ from bench import (
     bench_settle,
     bench_sync_push,
     bench_township,
+    bench_worklist,
 )
 from bench.generate import Datasets
 from bench.table import markdown, text_table
@@ -65,6 +66,7 @@ MEASUREMENTS = {
     "gui": (1, "GUI cold start (1) and memory (7)", bench_gui.run),
     "search": (2, "patient search keystrokes", bench_patient_search.run),
     "settle": (3, "settling one purchase", bench_settle.run),
+    "worklist": (1, "home screen work lists (part of cold start)", bench_worklist.run),
     "forms": (4, "附件3 PDF", _forms),
     "sync": (5, "sync push", _sync),
     "reports": (6, "clinic monthly report", _reports),

@@ -32,7 +32,7 @@ def test_runner_measures_every_item_of_the_issue_and_writes_results(smoke):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads((work / "results.json").read_text(encoding="utf-8"))
     rows = result["results"]
-    assert {row["measurement"] for row in rows} == {"gui", "search", "settle", "forms", "sync", "reports",
+    assert {row["measurement"] for row in rows} == {"gui", "search", "settle", "worklist", "forms", "sync", "reports",
                                                     "township"}
     assert {row["item"] for row in rows} == {1, 2, 3, 4, 5, 6, 7}
     for row in rows:
