@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import result_row as _row  # noqa: E402
+from bench.timing import timings as _timings  # noqa: E402
 from clinic.db.engine import open_database  # noqa: E402
 from clinic.db.models import Filing, Prescription  # noqa: E402
 from clinic.demo import build_demo  # noqa: E402
@@ -34,6 +34,10 @@ from forms.prescription_form import PrescriptionFormData, RxLine, prescription_f
 
 REPEATS = {"small": 15, "full": 100}
 WARM_UP = 3
+
+
+def timings(make, repeats: int) -> list[float]:
+    return _timings(make, repeats, WARM_UP)
 TARGET_SECONDS = 0.100
 
 
@@ -63,23 +67,6 @@ def bare_two_pages() -> bytes:
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
-
-
-def timings(make, repeats: int) -> list[float]:
-    for _ in range(WARM_UP):
-        make()
-    found = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        make()
-        found.append(time.perf_counter() - started)
-    return found
-
-
-def _row(name: str, scale: str, times: list[float], baseline: list[float]) -> dict:
-    median, base = statistics.median(times), statistics.median(baseline)
-    return {"name": name, "scale": scale, "median": median, "min": min(times), "max": max(times),
-            "baseline_median": base, "ratio": median / base}
 
 
 def run(scale: str = "full") -> list[dict]:

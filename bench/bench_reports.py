@@ -12,10 +12,8 @@ baseline). The target is a ratio ≤ 2. No assertions: the numbers are for a hum
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -24,12 +22,18 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import result_row as _row  # noqa: E402
+from bench.timing import timings as _timings  # noqa: E402
 from clinic.db.engine import open_database  # noqa: E402
 from clinic.demo import build_demo  # noqa: E402
 from clinic.reports import monthly_table  # noqa: E402
 
 SCALES = {"small": (1_000, 5), "full": (10_000, 15)}      # patients, timed rounds
 WARM_UP = 2
+
+
+def timings(make, repeats: int) -> list[float]:
+    return _timings(make, repeats, WARM_UP)
 TARGET_RATIO = 2.0
 TODAY, MONTH = date(2026, 3, 15), date(2026, 2, 1)
 
@@ -54,23 +58,6 @@ BARE_SQL = ["""
     JOIN dispense_line dl ON dl.dispense_id = s.dispense_id AND dl.disease = sd.disease AND dl.in_scope = 1
     WHERE {COUNTED} GROUP BY 1, 2, 3
 """]
-
-
-def timings(make, repeats: int) -> list[float]:
-    for _ in range(WARM_UP):
-        make()
-    found = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        make()
-        found.append(time.perf_counter() - started)
-    return found
-
-
-def _row(name: str, scale: str, times: list[float], baseline: list[float]) -> dict:
-    median, base = statistics.median(times), statistics.median(baseline)
-    return {"name": name, "scale": scale, "median": median, "min": min(times), "max": max(times),
-            "baseline_median": base, "ratio": median / base}
 
 
 def run(scale: str = "full") -> list[dict]:
