@@ -30,9 +30,8 @@ from clinic.db.models import (
     Settlement,
     SettlementDisease,
 )
-from clinic.demo.people import CATEGORIES, VILLAGES, fictional_name
+from clinic.demo.people import fictional_patient
 from clinic.demo.records import ICD, PLANS, PatientPlan
-from clinic.idcard import make_id_number
 from clinic.prescriptions import daily_dose, quantity_for, usage_text
 from clinic.settlement import Filing as FilingIn
 from clinic.settlement import Item, Purchase, settle
@@ -48,22 +47,7 @@ DOSES = [(Decimal(1), "qd"), (Decimal(1), "qd"), (Decimal(1), "bid"), (Decimal("
 def bench_patient(rng: random.Random, n: int, today: date) -> dict:
     age = min(95, max(35, round(rng.gauss(65, 11))))
     birth = date(today.year - age, 1, 1) + timedelta(days=rng.randrange(365))
-    id_number = make_id_number(REGION, birth, rng.randrange(1000))
-    roll = rng.random()
-    insurance, contribution = "resident", None
-    if roll > 0.95:
-        insurance = "employee_supplementary"
-    elif roll > 0.80:
-        insurance, contribution = "employee", rng.choice(["100", "100", "100", "80", "60", "standalone"])
-    category = rng.choice(CATEGORIES[:1] * 6 + CATEGORIES[1:]) if insurance == "resident" else \
-        rng.choice(CATEGORIES[1:3])
-    return {
-        "name": fictional_name(rng), "sex": "男" if int(id_number[16]) % 2 else "女", "birth_date": birth,
-        "id_number": id_number, "phone": f"1{rng.choice('35789')}{rng.randrange(10**8, 10**9)}",
-        "address": f"鄂州市华容区临江乡{rng.choice(VILLAGES)}{rng.randrange(1, 12)}组{rng.randrange(1, 60)}号",
-        "insured_place": "鄂州市华容区", "insurance": insurance, "contribution": contribution,
-        "category": category, "outpatient_no": f"MZ{today.year}{n:05d}", "family_doctor_signed": rng.random() < 0.7,
-    }
+    return fictional_patient(rng, n, today, birth=birth, signed_share=0.7)
 
 
 class Clinic:

@@ -25,7 +25,7 @@ from clinic.db.models import (
     StockLot,
     StockMovement,
 )
-from clinic.db.types import new_uuid
+from clinic.demo.build import complete_rows
 
 # Parents before children; a refund follows the settlement it reverses (rows keep their order).
 ORDER = [Patient, Filing, Prescription, PrescriptionLine, Dispense, DispenseLine, Settlement, SettlementDisease,
@@ -34,24 +34,8 @@ CHUNK = 20_000
 
 
 def complete(tables: dict[type, list[dict]], institution_code: str, now: datetime) -> None:
-    """Give every row of a table the same keys: the clinic, times, and the columns' scalar defaults."""
-    for model, rows in tables.items():
-        table: Table = model.__table__
-        fill = {"id": None}
-        if "institution_code" in table.c:
-            fill.update(institution_code=institution_code, created_at=now, updated_at=now)
-        keys = set().union(*(row.keys() for row in rows)) | set(fill)
-        defaults = {key: fill.get(key, _scalar_default(table.c[key])) for key in keys}
-        for row in rows:
-            for key, value in defaults.items():
-                row.setdefault(key, value)
-            if row["id"] is None:
-                row["id"] = new_uuid()
-
-
-def _scalar_default(column):
-    default = column.default
-    return default.arg if default is not None and default.is_scalar else None
+    """Give every row of a table the same keys (the demo builder's rule, shared)."""
+    complete_rows(tables, institution_code, now)
 
 
 def ordered(tables: dict[type, list[dict]]) -> Iterable[tuple[type, list[dict]]]:

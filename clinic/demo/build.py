@@ -87,19 +87,9 @@ def _write(db: Database, tables: dict[type, list[dict]], clinic_code: str) -> De
     now = utcnow()
     summary = DemoSummary()
     with db.session("demo") as s:
+        complete_rows(tables, clinic_code, now)
         for model, rows in tables.items():
             table = model.__table__
-            fill = {"id": None}
-            if "institution_code" in table.c:
-                fill.update(institution_code=clinic_code, created_at=now, updated_at=now)
-            # Core executemany needs every row to carry the same keys: fill gaps with column defaults.
-            keys = set().union(*(row.keys() for row in rows)) | set(fill)
-            defaults = {key: fill.get(key, _scalar_default(table.c[key])) for key in keys}
-            for row in rows:
-                for key, value in defaults.items():
-                    row.setdefault(key, value)
-                if row["id"] is None:
-                    row["id"] = new_uuid()
             for start in range(0, len(rows), 20000):
                 s.execute(table.insert(), rows[start:start + 20000])
             summary.counts[table.name] = len(rows)
@@ -109,6 +99,23 @@ def _write(db: Database, tables: dict[type, list[dict]], clinic_code: str) -> De
             "changes": json.dumps({"rows": count, "note": "演示数据批量生成"}, ensure_ascii=False)}
             for table, count in summary.counts.items()])
     return summary
+
+
+def complete_rows(tables: dict[type, list[dict]], institution_code: str, now) -> None:
+    """Core executemany needs every row of a table to carry the same keys: the clinic, times, an id,
+    and the columns' scalar defaults for whatever a row leaves out."""
+    for model, rows in tables.items():
+        table = model.__table__
+        fill = {"id": None}
+        if "institution_code" in table.c:
+            fill.update(institution_code=institution_code, created_at=now, updated_at=now)
+        keys = set().union(*(row.keys() for row in rows)) | set(fill)
+        defaults = {key: fill.get(key, _scalar_default(table.c[key])) for key in keys}
+        for row in rows:
+            for key, value in defaults.items():
+                row.setdefault(key, value)
+            if row["id"] is None:
+                row["id"] = new_uuid()
 
 
 def _scalar_default(column):

@@ -22,8 +22,11 @@ def fictional_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
 
 
-def fictional_patient(rng: random.Random, n: int, today: date) -> dict:
-    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 46))
+def fictional_patient(rng: random.Random, n: int, today: date, birth: date | None = None,
+                      signed_share: float = 0.75) -> dict:
+    """`birth` and `signed_share` let the benchmark generator draw its own age distribution."""
+    if birth is None:
+        birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 46))
     seq = rng.randrange(0, 1000)
     id_number = make_id_number(REGION, birth, seq)
     roll = rng.random()
@@ -40,5 +43,5 @@ def fictional_patient(rng: random.Random, n: int, today: date) -> dict:
         "address": f"鄂州市华容区临江乡{rng.choice(VILLAGES)}{rng.randrange(1, 12)}组{rng.randrange(1, 60)}号",
         "insured_place": "鄂州市华容区", "insurance": insurance, "contribution": contribution,
         "category": category, "outpatient_no": f"MZ{today.year}{n:05d}",
-        "family_doctor_signed": rng.random() < 0.75,
+        "family_doctor_signed": rng.random() < signed_share,
     }
