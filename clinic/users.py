@@ -5,6 +5,7 @@ minutes (a product default of 15 that an administrator can change: no policy doc
 administrator can unlock or reset it at once. Attempts are counted per username in `login_guard`,
 a local table, in their own transaction, so a failed login's rollback cannot undo the count.
 Logins that fail, locks, unlocks and resets are audit events (the ORM hook skips password hashes).
+The same rule (`check_secret`) guards the township server's web accounts (sync/server/auth.py).
 """
 
 from __future__ import annotations
@@ -95,9 +96,11 @@ def _local(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).astimezone().strftime("%H:%M")
 
 
-def _locked_message(username: str, until: datetime) -> str:
-    return (f"账号 {username} 因连续 {MAX_FAILED_LOGINS} 次密码错误已锁定，请在 {_local(until)} 后再试，"
-            "或请管理员解锁")
+ADMIN_UNLOCKS = "或请管理员解锁"
+
+
+def _locked_message(username: str, until: datetime, remedy: str = ADMIN_UNLOCKS) -> str:
+    return f"账号 {username} 因连续 {MAX_FAILED_LOGINS} 次密码错误已锁定，请在 {_local(until)} 后再试，{remedy}"
 
 
 _DUMMY: list[str] = []
@@ -128,27 +131,41 @@ def _record_failure(session: Session, username: str, now: datetime) -> tuple[int
     return count, until
 
 
-def authenticate(session: Session, username: str, secret: str, *, now: datetime | None = None) -> User:
-    """The user, or UserError (wrong name or password) / AccountLocked. Same message for an unknown
-    name and a wrong password, so the screen does not tell which usernames exist."""
-    username, now = username.strip()[:40], now or utcnow()
+def check_secret(session: Session, username: str, secret: str, password_hash: str | None, *,
+                 now: datetime | None = None, remedy: str = ADMIN_UNLOCKS) -> None:
+    """The lockout rule around one Argon2 check, for any kind of account: the clinic's users (below)
+    and the township server's web accounts (sync/server/auth.py). `password_hash` is None when no such
+    account can sign in: the same verification then runs against a dummy hash, so response times do not
+    reveal which names exist, and the wrong attempt is counted like any other. Raises AccountLocked
+    (even for the right secret while locked) or UserError (the same message for an unknown name and a
+    wrong secret); on success the caller clears the count with `clear_failures`."""
+    now = now or utcnow()
     locked_until = session.scalar(select(GUARD.c.locked_until).where(GUARD.c.username == username))
     if locked_until is not None and locked_until > now:
-        raise AccountLocked(_locked_message(username, locked_until), locked_until)
-    user = session.scalar(select(User).where(User.username == username, User.active, User.deleted_at.is_(None)))
+        raise AccountLocked(_locked_message(username, locked_until, remedy), locked_until)
     try:
-        # An unknown name costs the same verification, so response times do not reveal which exist.
-        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), secret)
-        if user is None:
+        _hasher.verify(password_hash if password_hash is not None else _dummy_hash(), secret)
+        if password_hash is None:
             raise VerificationError
     except (VerificationError, InvalidHashError):
         count, until = _record_failure(session, username, now)
         if until is not None:
-            raise AccountLocked(_locked_message(username, until), until) from None
+            raise AccountLocked(_locked_message(username, until, remedy), until) from None
         left = MAX_FAILED_LOGINS - count
         warning = f"（再错 {left} 次账号将被锁定）" if left <= 2 else ""
         raise UserError(f"用户名或密码错误{warning}") from None
+
+
+def clear_failures(session: Session, username: str) -> None:
     session.execute(delete(GUARD).where(GUARD.c.username == username))
+
+
+def authenticate(session: Session, username: str, secret: str, *, now: datetime | None = None) -> User:
+    """The user, or UserError (wrong name or password) / AccountLocked (check_secret)."""
+    username = username.strip()[:40]
+    user = session.scalar(select(User).where(User.username == username, User.active, User.deleted_at.is_(None)))
+    check_secret(session, username, secret, user.password_hash if user is not None else None, now=now)
+    clear_failures(session, username)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(secret)
     return user
