@@ -126,3 +126,15 @@ class ServerAccount(Base):
     role: Mapped[str] = mapped_column(String(20))            # reviewer | township
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ServerSignin(Base):
+    """One attempt to sign in to the server's web pages (issue 13), for township staff to read:
+    success | failure | lockout (the failure that locked the account) | locked (tried while locked)."""
+
+    __tablename__ = "server_signin"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)        # UTC
+    username: Mapped[str] = mapped_column(String(40))                # as typed (cut to 40)
+    address: Mapped[str] = mapped_column(String(64))                 # the client's IP address
+    outcome: Mapped[str] = mapped_column(String(10))
