@@ -13,7 +13,11 @@ loses power and catches viruses.
   backup still succeeds and says so.
 
 Folders: `backups/` beside the database unless the settings `backup.folder` / `backup.second_folder`
-say otherwise (an administrator sets them with `save_folders`).
+say otherwise (an administrator sets them with `save_folders`). Backup files are owner-only from their
+first byte, and so is a folder this module creates (clinic/owner_only.py).
+
+The township server's backups (sync/server/backup.py) use the same naming, listing, checking and
+rotation: its PostgreSQL dumps are `NAME-…-daily.dump` (`stem`, `suffix`), checked by their own test.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from clinic.owner_only import create_private_file, private_folder, restrict
 
 KEEP_DAILY = 14
 KEEP_MONTHLY = 12
@@ -99,16 +105,22 @@ def second_folder(db_path: Path) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def _pattern(stem: str) -> re.Pattern:
-    return re.compile(rf"^{re.escape(stem)}-(\d{{8}}-\d{{6}})-({'|'.join(KINDS)})\.db$")
+def backup_name(stem: str, taken_at: datetime, kind: str, suffix: str = ".db") -> str:
+    return f"{stem}-{taken_at.strftime(_STAMP)}-{kind}{suffix}"
 
 
-def list_backups(db_path: Path, folder: Path | None = None) -> list[BackupInfo]:
-    """The finished (verified) backups of this database in `folder`, newest first."""
+def _pattern(stem: str, suffix: str = ".db") -> re.Pattern:
+    return re.compile(rf"^{re.escape(stem)}-(\d{{8}}-\d{{6}})-({'|'.join(KINDS)}){re.escape(suffix)}$")
+
+
+def list_backups(db_path: Path, folder: Path | None = None, *, stem: str | None = None,
+                 suffix: str = ".db") -> list[BackupInfo]:
+    """The finished (verified) backups of this database in `folder`, newest first. `stem` and `suffix`
+    name other backups than `STEM-…-KIND.db` of a clinic file (the server's PostgreSQL dumps)."""
     folder = Path(folder) if folder else primary_folder(db_path)
     if not folder.is_dir():
         return []
-    pattern, found = _pattern(Path(db_path).stem), []
+    pattern, found = _pattern(stem or Path(db_path).stem, suffix), []
     for entry in folder.iterdir():
         match = pattern.match(entry.name)
         if match and entry.is_file():
@@ -162,8 +174,10 @@ def integrity_problem(path: Path) -> str | None:
     return None if rows == [("ok",)] else str(rows[0][0])
 
 
-def _snapshot(source: Path, target: Path) -> None:
-    """SQLite online backup of `source` into a new file `target`, stored as one self-contained file."""
+def snapshot(source: Path, target: Path) -> None:
+    """SQLite online backup of `source` into a new owner-only file `target`, stored as one
+    self-contained file."""
+    create_private_file(target)
     src = sqlite3.connect(source, timeout=10)
     try:
         dst = sqlite3.connect(target)
@@ -181,8 +195,10 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _finish(partial: Path, final: Path) -> None:
-    problem = integrity_problem(partial)
+def finish(partial: Path, final: Path, check=integrity_problem) -> None:
+    """Give a checked backup its final name (on disk first); a failed check deletes it instead.
+    `check(path)` returns None or what is wrong (SQLite's integrity check unless told otherwise)."""
+    problem = check(partial)
     if problem is not None:
         partial.unlink(missing_ok=True)
         raise BackupError(f"备份未通过完整性检查（{problem}），数据库可能已损坏；原有备份均已保留")
@@ -200,13 +216,12 @@ def backup_database(db_path: str | Path, *, folder: Path | None = None, second: 
     folder = Path(folder) if folder else primary_folder(db_path)
     second = Path(second) if second else second_folder(db_path) if use_settings else None
     now = now or datetime.now()
-    name = f"{db_path.stem}-{now.strftime(_STAMP)}-{kind}.db"
+    name = backup_name(db_path.stem, now, kind)
     partial = folder / f".{name}.partial"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        partial.unlink(missing_ok=True)
-        _snapshot(db_path, partial)
-        _finish(partial, folder / name)
+        private_folder(folder)
+        snapshot(db_path, partial)
+        finish(partial, folder / name)
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"无法备份数据库 {db_path.name}：{exc}") from None
@@ -214,6 +229,7 @@ def backup_database(db_path: str | Path, *, folder: Path | None = None, second: 
         raise BackupError(f"无法写入备份文件夹 {folder}：{exc.strerror or exc}") from None
     result = BackupResult(BackupInfo(folder / name, now.replace(microsecond=0), kind))
     result.removed += rotate(db_path, folder)
+    restrict_backups(db_path, folder)
     if second is not None:
         _copy_to_second(db_path, result, second)
     return result
@@ -226,8 +242,9 @@ def _copy_to_second(db_path: Path, result: BackupResult, second: Path) -> None:
     target = second / result.backup.path.name
     partial = second / f".{target.name}.partial"
     try:
-        shutil.copyfile(result.backup.path, partial)
-        _finish(partial, target)
+        create_private_file(partial)
+        shutil.copyfile(result.backup.path, partial)      # into the owner-only file: its mode stays
+        finish(partial, target)
     except (OSError, BackupError) as exc:
         partial.unlink(missing_ok=True)
         result.warnings.append(f"复制到第二备份位置 {second} 失败：{getattr(exc, 'strerror', None) or exc}")
@@ -236,9 +253,19 @@ def _copy_to_second(db_path: Path, result: BackupResult, second: Path) -> None:
     result.removed += rotate(db_path, second)
 
 
-def rotate(db_path: Path, folder: Path, keep_daily: int = KEEP_DAILY, keep_monthly: int = KEEP_MONTHLY) -> list[Path]:
+def restrict_backups(db_path: Path, folder: Path, *, stem: str | None = None, suffix: str = ".db") -> None:
+    """Backups an older release left readable by every account become owner-only, and so does the
+    default `backups/` folder beside the database (a folder a person chose is left as it is)."""
+    for b in list_backups(db_path, folder, stem=stem, suffix=suffix):
+        restrict(b.path)
+    if Path(folder).resolve() == Path(db_path).resolve().parent / "backups":
+        restrict(folder)
+
+
+def rotate(db_path: Path, folder: Path, keep_daily: int = KEEP_DAILY, keep_monthly: int = KEEP_MONTHLY, *,
+           stem: str | None = None, suffix: str = ".db") -> list[Path]:
     """Delete the backups that neither the daily nor the monthly rule keeps; returns them."""
-    backups = list_backups(db_path, folder)       # newest first
+    backups = list_backups(db_path, folder, stem=stem, suffix=suffix)       # newest first
     keep: set[Path] = {backups[0].path} if backups else set()
     for width, count in ((lambda b: b.taken_at.date(), keep_daily), (lambda b: (b.taken_at.year, b.taken_at.month),
                                                                     keep_monthly)):

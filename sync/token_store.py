@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 
 from clinic.db.engine import Database
 from clinic.db.models import Setting
+from clinic.owner_only import create_private_file, restrict
 
 SERVICE = "liangbing-sync"
 REF_KEY = "sync.token_ref"
@@ -28,7 +29,8 @@ ENV_DIR = "LIANGBING_SECRETS_DIR"
 
 
 class FileStore:
-    """One file per reference, created with owner-only permissions and replaced atomically."""
+    """One file per reference, created with owner-only permissions (0600 in a 0700 folder, or a
+    restricted ACL on Windows) and replaced atomically."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -44,9 +46,10 @@ class FileStore:
 
     def set(self, ref: str, token: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        restrict(self.folder)               # the folder is this store's own, even if it was made before
         partial = self._path(ref).with_suffix(".partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        create_private_file(partial)        # a leftover partial would keep its own, wider mode
+        with open(partial, "w", encoding="utf-8") as handle:
             handle.write(token)
         os.replace(partial, self._path(ref))
 

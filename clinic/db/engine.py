@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clinic.db import audit, outbox
 from clinic.db.models import Institution
+from clinic.owner_only import create_private_file, restrict, restrict_database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -61,7 +62,11 @@ def _pragmas(dbapi_conn, _record) -> None:
 
 
 def copy_database(source: Path, target: Path) -> None:
-    """A consistent copy through SQLite's online backup API (safe while WAL holds recent writes)."""
+    """A consistent copy through SQLite's online backup API (safe while WAL holds recent writes),
+    readable by this OS user only."""
+    if not target.exists():
+        create_private_file(target)
+    restrict(target)
     src = sqlite3.connect(source)
     try:
         dst = sqlite3.connect(target)
@@ -198,6 +203,28 @@ def check_readable(path: Path) -> None:
         raise DatabaseCorrupt(message, path=path, last_backup=last)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_not_empty(path: Path) -> None:
+    """A file that is there but empty or without SQLite's header is a lost database (a failed copy, a
+    disk error, a sync tool), never a new clinic: SQLite would write an empty schema into it and the
+    clinic would start from nothing while its backups sit beside it. A new clinic is created only
+    where no file exists."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseLocked(f"无法打开数据库 {path.name}（{exc.strerror or exc}）", path=path) from None
+    if head == SQLITE_HEADER:
+        return
+    what = "是空文件（0 字节）" if not head else "没有 SQLite 数据库文件头"
+    message, last = _with_backup_offer(f"数据库 {path.name} {what}，已损坏，不能当作新诊所打开", path)
+    if last is None:
+        message += f"；如确要新建诊所数据库，请先删除或改名文件 {path}"
+    raise DatabaseCorrupt(message, path=path, last_backup=last)
+
+
 def open_database(path: str | Path, *, create: bool = True, migrations: Config | None = None) -> Database:
     path = Path(path)
     if not path.exists() and not create:
@@ -205,12 +232,14 @@ def open_database(path: str | Path, *, create: bool = True, migrations: Config |
     if path.exists() and path.is_dir():
         raise DatabaseError(f"{path} 是文件夹，不是数据库文件", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size > 0:
+    if path.exists():
+        check_not_empty(path)
         check_readable(path)
     db = Database(path)
     try:
         migrate(db, migrations)
         db.load_local_institution()
+        restrict_database(path)          # a new file, or one an older release left readable by all
     except (SADatabaseError, sqlite3.DatabaseError) as exc:
         db.close()
         raise _classify(exc, path) from None

@@ -2,6 +2,7 @@
 
 The same Alembic chain as a clinic file; a newer schema is refused. SQLite allows one writer, so the
 server's own write transactions take a process lock there instead of failing on a busy database.
+A SQLite file (and its -wal/-shm, and a folder made for it) is readable by the server's OS user only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clinic.db import audit
 from clinic.db.engine import DatabaseError, _pragmas, alembic_config, copy_database
+from clinic.owner_only import private_folder, restrict_database
 
 
 def _sqlite_connect(dbapi_conn, record) -> None:
@@ -44,7 +46,7 @@ def database_url(target: str | Path) -> str:
     path = Path(text).expanduser().resolve()
     if path.is_dir():
         raise DatabaseError(f"{path} 是文件夹，不是数据库文件")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     return f"sqlite:///{path}"
 
 
@@ -115,6 +117,8 @@ def open_server_database(target: str | Path) -> ServerDatabase:
     db = ServerDatabase(target)
     try:
         migrate(db)
+        if db.is_sqlite:            # a new file, or one an older release made readable by every account
+            restrict_database(db.engine.url.database)
     except Exception:
         db.close()
         raise
