@@ -3,33 +3,44 @@
 An enrolment code is printed once by `liangbing-server add-clinic` and is good for one enrolment
 within a week; the device token it is exchanged for is random, stored only as its SHA-256 (a long
 random secret needs no slow hash), and revocable. Passwords of reviewers and township staff are
-hashed with Argon2id like the clinic's own accounts (clinic/users.py).
+hashed with Argon2id like the clinic's own accounts (clinic/users.py), and signing in to the web pages
+follows the clinic's lockout rule (`clinic.users.check_secret`): five wrong passwords in a row lock the
+account for `security.lockout_minutes` (default 15; the same setting, here in the server database), an
+unknown name costs the same Argon2 verification as a known one, and both get the same message.
+`add-user` with a new password also unlocks the account.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Institution, ServerAccount, SyncDevice
 from clinic.db.types import utcnow
-from clinic.users import hash_secret
+from clinic.users import AccountLocked, UserError, check_secret, clear_failures, hash_secret, login_state
 from clinic.vocab import INSTITUTION_LEVELS, check
 
 ROLES = {"reviewer": "医保经办审核", "township": "乡镇卫生院"}
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no 0/O or 1/I: read aloud over the phone
 CODE_VALID = timedelta(days=7)
-_hasher = PasswordHasher()
+UNLOCK_REMEDY = "或请管理员用 liangbing-server add-user 重设密码（同时解锁）"
 
 
 class AuthError(ValueError):
     pass
+
+
+class SignInRefused(AuthError):
+    """A refused sign-in and what the sign-in log calls it: failure | lockout (this attempt locked the
+    account) | locked (tried while locked, password not even checked)."""
+
+    def __init__(self, message: str, outcome: str):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def digest(secret: str) -> str:
@@ -105,15 +116,22 @@ def add_account(session: Session, username: str, display_name: str, role: str, p
     else:
         account.display_name, account.role = display_name.strip() or username, role
         account.password_hash, account.active = hash_secret(password), True
+    clear_failures(session, username)           # a new password from the administrator unlocks
     return account
 
 
-def authenticate(session: Session, username: str, password: str) -> ServerAccount:
-    account = session.get(ServerAccount, username.strip())
-    if account is None or not account.active:
-        raise AuthError("用户名或密码错误")
+def authenticate(session: Session, username: str, password: str, *, now: datetime | None = None) -> ServerAccount:
+    """The account, or SignInRefused. A disabled account is treated as unknown (dummy hash, same message)."""
+    username, now = username.strip()[:40], now or utcnow()
+    account = session.get(ServerAccount, username) if username else None
+    usable = account if account is not None and account.active else None
+    was_locked = login_state(session, username, now)[1] is not None
     try:
-        _hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        raise AuthError("用户名或密码错误") from None
-    return account
+        check_secret(session, username, password, usable.password_hash if usable else None, now=now,
+                     remedy=UNLOCK_REMEDY)
+    except AccountLocked as exc:
+        raise SignInRefused(str(exc), "locked" if was_locked else "lockout") from None
+    except UserError as exc:
+        raise SignInRefused(str(exc), "failure") from None
+    clear_failures(session, username)
+    return usable
