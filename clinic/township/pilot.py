@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -45,6 +45,7 @@ class PilotCount:
     fund_spend: Decimal                   # 两病 fund payments of those persons, this system
     pilot_people: int                     # 试点人群 (seen or not)
     new_this_year: int                    # 两病人员 left out as 当年新增
+    spend_by_village: dict[str, Decimal] = field(default_factory=dict)   # fund_spend by settling clinic
 
 
 def _people(session: Session, patient_ids: set[str]) -> dict[str, str]:
@@ -81,13 +82,14 @@ def count_pilot(session: Session, year_start: date, end: date, scope: Scope, ins
     heads = {code: VillageHeads(signed_heads[code], unsigned_heads[code])
              for code in sorted(set(signed_heads) | set(unsigned_heads))}
 
-    spend = ZERO
-    for number, paid in session.execute(
-            select(Patient.id_number, func.sum(SettlementDisease.fund_pay))
+    spend, by_village = ZERO, {}
+    for number, code, paid in session.execute(
+            select(Patient.id_number, Settlement.institution_code, func.sum(SettlementDisease.fund_pay))
             .join(Settlement, Settlement.id == SettlementDisease.settlement_id)
             .join(Patient, Patient.id == Settlement.patient_id)
             .where(*counted(year_start, end, scope, insurance))
-            .group_by(Patient.id_number)):
+            .group_by(Patient.id_number, Settlement.institution_code)):
         if number in pilot:
             spend += paid or ZERO
-    return PilotCount(heads, spend, len(pilot), len(new))
+            by_village[code] = by_village.get(code, ZERO) + (paid or ZERO)
+    return PilotCount(heads, spend, len(pilot), len(new), by_village)

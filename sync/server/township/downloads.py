@@ -4,7 +4,6 @@ a clinic's device fetches its own clinic's reports over the API with its token, 
 from __future__ import annotations
 
 from datetime import date
-from html import escape
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,8 @@ from clinic.township.tables import Request as ReportRequest
 from clinic.vocab import INSURANCES
 from forms.report_book import render_book
 from sync.server import auth
-from sync.server.township.access import Denied, bearer, page, staff
+from sync.server.render import render
+from sync.server.township.access import Denied, bearer, notice, staff
 
 router = APIRouter()
 DEVICE_KINDS = ("monthly", "units", "dispatch", "kpi", "exchange")     # one clinic's own; not the area's account
@@ -46,26 +46,11 @@ def report_form(request: Request, msg: str = "", err: str = ""):
         return denied.response
     with request.app.state.db.session("reports") as s:
         names = townships(s)
-
-    def options(pairs) -> str:
-        return "".join(f"<option value='{escape(k)}'>{escape(v)}</option>" for k, v in pairs)
-
     last = date.today().replace(day=1)
     last = (last.replace(year=last.year - 1, month=12) if last.month == 1 else last.replace(month=last.month - 1))
-    body = (
-        "<form method='get' action='/township/reports/file'>"
-        f"<p><label>报表 <select name='kind'>{options(KINDS.items())}</select></label></p>"
-        f"<p><label>统计月份 <input name='month' type='month' value='{last:%Y-%m}' required></label></p>"
-        f"<p><label>险种 <select name='insurance'><option value=''>月报表：附件4–6全部；调度表：城乡居民</option>"
-        f"{options(INSURANCES.items())}</select></label></p>"
-        f"<p><label>调度表样式 <select name='variant'>{options(VARIANTS.items())}</select></label></p>"
-        f"<p><label>乡镇 <select name='township'><option value=''>全部</option>"
-        f"{options((n, n) for n in names)}</select></label></p>"
-        "<p><label>格式 <select name='format'><option value='pdf'>PDF（打印）</option>"
-        "<option value='xlsx'>Excel</option></select></label></p><button>下载</button></form>"
-        "<p>月报表、情况统计表、调度表与村卫生室自己的报表用同一套计算，乡镇数字等于各村之和。"
-        "考核表、结余分配中本系统没有的数据请先在“录入与设置”中录入，否则显示“待录入”。</p>")
-    return page("报表下载", body, user, msg, err)
+    return render(request, "reports.html", user=user, message=msg, error=err, kinds=KINDS.items(),
+                  last_month=f"{last:%Y-%m}", insurances=INSURANCES.items(), variants=VARIANTS.items(),
+                  towns=[(n, n) for n in names])
 
 
 @router.get("/township/reports/file")
@@ -82,7 +67,7 @@ def report_file(request: Request, kind: str, month: str, format: str = "pdf", in
         with request.app.state.db.session("reports") as s:
             return _file(s, req, format)
     except ValueError as exc:       # bad month, unknown township, missing rules …: say which, keep the form
-        return page("报表下载", "<p><a href='/township/reports'>返回</a></p>", user, error=str(exc), status=400)
+        return notice(request, "报表下载", user=user, error=str(exc), back_to="/township/reports", status=400)
 
 
 @router.get("/api/v1/reports/{kind}")
