@@ -3,42 +3,33 @@
   cross-clinic flags (over the cap, duplicate dispensing) to settle;
 - /township for township staff: each clinic's last sync, its reported outbox, rejections and flags.
 Sign-in is by server account (argon2 passwords, sync/server/auth.py); sessions live in memory, so a
-restart signs everyone out. Every form carries the session's CSRF token.
+restart signs everyone out. Pages are Jinja2 templates with autoescaping (sync/server/render.py); every
+POST form is the templates' `form` macro, which carries the session's CSRF token.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from html import escape
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from clinic.db.models import ClaimFlag, Institution, SyncDevice, SyncRecordHead, SyncRejection
 from clinic.vocab import DISEASES, INSTITUTION_LEVELS, TIERS
 from sync.server import auth, review
+from sync.server.render import STATIC, render
 
 router = APIRouter()
 COOKIE, SESSION_SECONDS = "lb_web", 8 * 3600
-STYLE = ("body{font-family:sans-serif;margin:1.5em;max-width:80em}table{border-collapse:collapse;width:100%}"
-         "td,th{border:1px solid #ccc;padding:.3em;text-align:left;vertical-align:top}.msg{background:#eef;"
-         "padding:.5em}.err{background:#fee;padding:.5em}form.inline{display:inline}textarea{width:95%}")
 
 
-def _page(title: str, body: str, user: dict | None = None, message: str = "", error: str = "") -> HTMLResponse:
-    bar = ""
-    if user:
-        bar = (f"<p>{escape(user['name'])}（{escape(auth.ROLES[user['role']])}） · <a href='/review'>备案审核</a> · "
-               f"<a href='/township'>各村卫生室</a> · <form class='inline' method='post' action='/logout'>"
-               f"<input type='hidden' name='csrf' value='{user['csrf']}'><button>退出</button></form></p>")
-    notes = (f"<p class='msg'>{escape(message)}</p>" if message else "") + (
-        f"<p class='err'>{escape(error)}</p>" if error else "")
-    return HTMLResponse(f"<!doctype html><html lang='zh'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-                        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{bar}{notes}{body}</body></html>")
+@router.get("/static/pages.css", include_in_schema=False)
+def stylesheet() -> FileResponse:
+    return FileResponse(STATIC / "pages.css", media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
 def _user(request: Request) -> dict | None:
@@ -69,10 +60,8 @@ def home(request: Request):
 
 
 @router.get("/login")
-def login_form(err: str = "") -> HTMLResponse:
-    return _page("登录 · 两病乡镇服务器", "<form method='post' action='/login'><p>用户名 <input name='username' "
-                 "autofocus></p><p>密码 <input name='password' type='password'></p><button>登录</button></form>",
-                 error=err)
+def login_form(request: Request, err: str = ""):
+    return render(request, "login.html", error=err)
 
 
 @router.post("/login")
@@ -105,31 +94,6 @@ async def logout(request: Request):
     return response
 
 
-def _filing_row(item: review.QueuedFiling, csrf: str) -> str:
-    f, p = item.filing, item.patient
-    hidden = f"<input type='hidden' name='csrf' value='{csrf}'>"
-    return (f"<tr><td>{escape(item.clinic_name)}</td><td>{escape(p.name)}<br>{escape(p.id_number[:6])}…"
-            f"{escape(p.id_number[-4:])}</td><td>{DISEASES.get(f.disease, f.disease)} · {TIERS.get(f.tier, f.tier)}"
-            f" · {'主要' if f.is_primary else '次要'}病种<br>{'认定' if f.kind == 'initial' else '变更'}备案 "
-            f"{f.filed_on}</td><td>{escape(f.history_diagnosis)}</td><td>{escape(f.treatment_plan)}</td><td>"
-            f"<form method='post' action='/review/filings/{f.id}'>{hidden}<input type='hidden' name='action' "
-            f"value='approve'><input name='opinion' placeholder='审核意见（可不填）'><label><input type='checkbox' "
-            f"name='make_primary' value='1'>设为主要病种</label><button>通过</button></form>"
-            f"<form method='post' action='/review/filings/{f.id}'>{hidden}<input type='hidden' name='action' "
-            f"value='reject'><input name='reason' placeholder='驳回原因（必填）'><button>驳回</button></form>"
-            f"</td></tr>")
-
-
-def _flag_row(flag, patient_name: str, csrf: str) -> str:
-    amount = f"<br>超出 {flag.amount} 元" if flag.amount is not None else ""
-    choices = "".join(f"<option value='{k}'>{v}</option>" for k, v in review.DECISIONS.items())
-    return (f"<tr><td>{escape(flag.institution_code)}</td><td>{escape(patient_name)}</td>"
-            f"<td>{'超年度限额' if flag.kind == 'over_cap' else '重复配药'}{amount}</td><td>{escape(flag.detail)}</td>"
-            f"<td><form method='post' action='/review/flags/{flag.id}'><input type='hidden' name='csrf' "
-            f"value='{csrf}'><select name='decision'>{choices}</select><input name='note' placeholder='说明'>"
-            f"<button>处理</button></form></td></tr>")
-
-
 @router.get("/review")
 def review_page(request: Request, msg: str = "", err: str = ""):
     user = _user(request)
@@ -138,13 +102,8 @@ def review_page(request: Request, msg: str = "", err: str = ""):
     with request.app.state.db.session("review") as s:
         queue = review.filing_queue(s)
         flags = review.open_flags(s)
-        rows = "".join(_filing_row(item, user["csrf"]) for item in queue)
-        flag_rows = "".join(_flag_row(flag, name, user["csrf"]) for flag, name in flags)
-    body = (f"<h2>待审核备案（{len(queue)}）</h2><table><tr><th>机构</th><th>患者</th><th>备案</th><th>病史及诊断</th>"
-            f"<th>治疗方案</th><th>审核</th></tr>{rows}</table>"
-            f"<h2>跨机构提示（{len(flags)}）</h2><table><tr><th>机构</th><th>患者</th><th>类型</th><th>说明</th>"
-            f"<th>处理</th></tr>{flag_rows}</table>")
-    return _page("备案审核 · 医保经办", body, user, msg, err)
+        return render(request, "review.html", user=user, message=msg, error=err, queue=queue, flags=flags,
+                      diseases=DISEASES, tiers=TIERS, decisions=review.DECISIONS)
 
 
 @router.post("/review/filings/{filing_id}")
@@ -211,11 +170,5 @@ def township_page(request: Request, msg: str = "", err: str = ""):
         return _back("/login")
     with request.app.state.db.session("township") as s:
         clinics = clinic_overview(s)
-    rows = "".join(
-        f"<tr><td>{escape(c['code'])}</td><td>{escape(c['name'])}</td><td>{INSTITUTION_LEVELS.get(c['level'], '')}"
-        f"</td><td>{c['last_push'] or '从未同步'}</td><td>{'' if c['pending'] is None else c['pending']}</td>"
-        f"<td>{c['rejected']}</td><td>{c['flags']}</td><td>{c['records']}</td></tr>" for c in clinics)
-    body = ("<p>时间为服务器时间（UTC）。待上传为村卫生室最近一次同步时报告的数量。</p><table><tr><th>编码</th>"
-            "<th>机构</th><th>级别</th><th>最近同步</th><th>待上传</th><th>被拒收</th><th>待处理提示</th>"
-            f"<th>已收记录</th></tr>{rows}</table>")
-    return _page("各村卫生室同步情况", body, user, msg, err)
+    return render(request, "township.html", user=user, message=msg, error=err, clinics=clinics,
+                  levels=INSTITUTION_LEVELS)
