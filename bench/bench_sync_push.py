@@ -44,7 +44,7 @@ from clinic.db.models import (  # noqa: E402
 )
 from clinic.db.records import parse_record  # noqa: E402
 from clinic.idcard import make_id_number  # noqa: E402
-from clinic.profile import create_local_institution  # noqa: E402
+from clinic.profile import create_local_institution, set_policy_setting  # noqa: E402
 from sync.client import enrol, sync_once  # noqa: E402
 from sync.server import auth  # noqa: E402
 from sync.server.storage import open_server_database  # noqa: E402
@@ -58,6 +58,7 @@ def clinic_with_patients(path: Path, count: int):
     db = open_database(path)
     with db.session("bench") as s:
         create_local_institution(s, CODE, "临江村卫生室", "1", "ezhou")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     db.load_local_institution()
     rng, numbers = random.Random(7), set()
     with db.session("bench") as s:

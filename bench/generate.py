@@ -36,8 +36,7 @@ from clinic.db.types import utcnow
 from clinic.demo.build import DEMO_USERS
 from clinic.demo.records import stock_rows
 from clinic.patients import pinyin_keys
-from clinic.policy import resolve_policy
-from clinic.profile import create_local_institution
+from clinic.profile import create_local_institution, policy_in_force, set_policy_setting
 from clinic.users import create_user
 from sync.server.storage import open_server_database
 
@@ -82,7 +81,7 @@ def clinic_tables(rng: random.Random, clinic: Clinic, drugs: list[Drug], patient
 
 
 def _catalogue(session, today: date):
-    policy = resolve_policy("ezhou", today)
+    policy = policy_in_force(session, today)
     drugs = [d for d in session.scalars(select(Drug).where(Drug.active)) if d.drug_class != "other"]
     return policy, drugs, {d.code: payment_standard(d, policy) for d in drugs}
 
@@ -94,6 +93,7 @@ def build_clinic(path: Path, patients: int, *, today: date = TODAY, seed: int = 
         with db.session("bench") as s:
             create_local_institution(s, CLINIC_CODE, "鄂州市华容区临江乡临江村卫生室", "1", "ezhou",
                                      CLINIC_CODE[:-2], "华容区临江乡卫生院")
+            set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
         db.load_local_institution()
         with db.session("bench") as s:
             for username, name, role, secret in DEMO_USERS:

@@ -152,7 +152,8 @@ def _purchase(rng, clinic: Clinic, plan, patient, filings, chosen, rx_id, on, da
     state = "uploaded" if recent else "rejected" if fate < 0.003 else "accepted"
     settlement = plan.add(Settlement, {
         "patient_id": plan.patient_id, "dispense_id": dispense["id"], "settled_on": on,
-        "receipt_no": clinic.receipt_no(on), "policy_id": clinic.policy.id, "insurance": patient["insurance"],
+        "accounting_year": on.year, "receipt_no": clinic.receipt_no(on), "policy_id": clinic.policy.id,
+        "insurance": patient["insurance"],
         "contribution": patient["contribution"], "institution_level": clinic.level,
         "prescriber_level": "1" if pharmacy else None, "state": state, "operator_name": "李秀英",
         "review_note": "超量配药，拒付" if state == "rejected" else None,

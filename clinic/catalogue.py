@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Drug
-from clinic.policy.model import Policy
+from clinic.policy.model import Policy, PolicyError
 from clinic.resources import resources_dir
 from clinic.stock import on_hand_by_drug
 from clinic.vocab import CLASS_DISEASE, DISEASES, DRUG_CLASSES, check
@@ -305,13 +305,30 @@ def load_starter_catalogue(session: Session) -> int:
 
 # ---------------------------------------------------------------- using the catalogue
 
+class PaymentStandardUnknown(PolicyError):
+    """The policy pays up to a standard price this drug does not have in the catalogue yet."""
+
+
 def payment_standard(drug: Drug, policy: Policy) -> Decimal | None:
-    """The price the fund pays up to per unit; None if the policy gives none for this drug."""
-    if drug.vbp and drug.vbp_price is not None:
+    """The price per unit the fund pays up to, by the policy's `payment_standard` source; None where
+    the policy pays on the actual price. A standard the policy needs but the catalogue lacks is
+    refused, naming the drug and the list to import, rather than paid on the retail price."""
+    source = policy.payment_standard_source           # MissingSetting until an administrator chooses
+    if source == "none":
+        return None
+    if drug.vbp and source != "platform_price":
+        if drug.vbp_price is None:
+            raise PaymentStandardUnknown(
+                f"{drug.generic_name}（{drug.code}）是集采中选药品，但药品目录中没有中选价，无法按医保结算；"
+                f"请导入含中选价的药品目录（设置 → 药品目录导入）后再结算")
         return drug.vbp_price
-    if policy.payment_standard_rule == "vbp_price_else_platform_price":
-        return drug.platform_price        # 云南 (四): 非中选药品以省平台实际采购价为支付标准
-    return None
+    if source == "vbp_price":
+        return None
+    if drug.platform_price is None:
+        raise PaymentStandardUnknown(
+            f"{drug.generic_name}（{drug.code}）没有省药品集中采购平台实际采购价（医保支付标准），"
+            f"无法按医保结算；请导入省平台挂网药品目录（含平台采购价）后再结算")
+    return drug.platform_price
 
 
 def _meets(drug: Drug, priority: str) -> bool:

@@ -1,7 +1,13 @@
 """配药 and 结算 of a continuous prescription, with the checks the policies demand.
 
-- Refill window (seeds/000 附件3 注意2): a refill only when the previous supply has at most N days
+- Refill window (鄂州方案 附件3 注意2): a refill only when the previous supply has at most N days
   left, N from the policy; an early refill is 重复配药 and is refused with the first allowed date.
+  Supplies count by medicine (generic name + strength + form, clinic/medicine.py), not by 医保 code,
+  here and at other clinics.
+- Back-dating (补录, e.g. paper records typed in after a power cut): a purchase may be dated at most
+  `ledger.backdate_days` days before the working day (a clinic setting, BACKDATE_DEFAULT_DAYS until an
+  administrator changes it; no policy document gives a figure), never after it. Whatever its date, it
+  settles against its year's whole ledger (clinic/ledger.py), so it can never pay past a cap.
 - Over-quantity (超量配药, seeds/003 national plan (十一)): no more than the prescription still covers.
 - Out of scope (超范围用药): the patient must be entitled to the disease on the day of dispensing.
 Stock is taken first-expiring first; dispensing beyond stock needs a recorded override reason.
@@ -9,6 +15,7 @@ Stock is taken first-expiring first; dispensing beyond stock needs a recorded ov
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,7 +24,7 @@ from decimal import Decimal
 from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
-from clinic import catalogue, stock
+from clinic import catalogue, ledger, medicine, stock
 from clinic.db.models import (
     Dispense,
     DispenseLine,
@@ -26,14 +33,15 @@ from clinic.db.models import (
     Patient,
     Prescription,
     PrescriptionLine,
+    Setting,
     Settlement,
 )
 from clinic.filings import entitlements
 from clinic.policy import Policy
 from clinic.prescriptions import daily_dose, quantity_for
-from clinic.profile import local_institution
+from clinic.profile import local_institution, local_settings
 from clinic.settlement import Item, Purchase, settle
-from clinic.settlement.service import record_settlement, refund, refunded_dispense_ids, year_to_date
+from clinic.settlement.service import record_settlement, refund, refunded_dispense_ids
 from clinic.vocab import DISEASES
 
 
@@ -49,15 +57,15 @@ class RefillCheck:
     reason: str = ""
 
 
-def _supply_lines(session: Session, patient_id: str, drug_code: str | None = None):
+def _supply_lines(session: Session, patient_id: str, drug_codes: set[str] | None = None):
     refunded = refunded_dispense_ids(session, patient_id)
     query = (select(Dispense.id, Dispense.dispensed_on, DispenseLine.drug_code, DispenseLine.quantity,
                     DispenseLine.daily_dose)
              .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
              .where(Dispense.patient_id == patient_id, Dispense.deleted_at.is_(None))
              .order_by(Dispense.dispensed_on, Dispense.created_at))
-    if drug_code is not None:
-        query = query.where(DispenseLine.drug_code == drug_code)
+    if drug_codes is not None:
+        query = query.where(DispenseLine.drug_code.in_(sorted(drug_codes)))
     return [row for row in session.execute(query) if row.id not in refunded]
 
 
@@ -72,16 +80,23 @@ def runs_out_on(dispenses: list[tuple[date, Decimal, Decimal]]) -> date | None:
     return run_out
 
 
-def _external_supplies(session: Session, patient_id: str, drug_code: str) -> list[tuple[date, Decimal, Decimal]]:
-    """Supplies other clinics handed out, as the township last reported them (pulled by sync)."""
-    return [(r.dispensed_on, r.quantity, r.daily_dose) for r in session.scalars(select(ExternalDispense).where(
-        ExternalDispense.patient_id == patient_id, ExternalDispense.drug_code == drug_code))]
+def _external_supplies(session: Session, patient_id: str, drug: Drug,
+                       codes: set[str]) -> list[tuple[date, Decimal, Decimal]]:
+    """Supplies of the same medicine other clinics handed out, as the township last reported them
+    (pulled by sync). Another clinic's code this catalogue does not know counts when it is the code."""
+    rows = session.scalars(select(ExternalDispense).where(ExternalDispense.patient_id == patient_id)).all()
+    known = medicine.keys_by_code(session, {r.drug_code for r in rows})
+    key = medicine.key_of(drug)
+    return [(r.dispensed_on, r.quantity, r.daily_dose) for r in rows
+            if r.drug_code in codes or known.get(r.drug_code) == key]
 
 
 def check_refill(session: Session, patient_id: str, drug: Drug, on: date, window_days: int) -> RefillCheck:
-    """The refill window counts every supply the patient holds, here and at other clinics."""
-    rows = [(r.dispensed_on, r.quantity, r.daily_dose) for r in _supply_lines(session, patient_id, drug.code)]
-    run_out = runs_out_on(sorted(rows + _external_supplies(session, patient_id, drug.code), key=lambda r: r[0]))
+    """The refill window counts every supply of the same medicine the patient holds, under any code,
+    here and at other clinics."""
+    codes = medicine.same_medicine_codes(session, drug)
+    rows = [(r.dispensed_on, r.quantity, r.daily_dose) for r in _supply_lines(session, patient_id, codes)]
+    run_out = runs_out_on(sorted(rows + _external_supplies(session, patient_id, drug, codes), key=lambda r: r[0]))
     if run_out is None or run_out <= on:
         return RefillCheck(True, 0, None)
     days_left = (run_out - on).days
@@ -101,14 +116,56 @@ def dispensed_under(session: Session, line: PrescriptionLine) -> Decimal:
     return sum((q for dispense_id, q in rows if dispense_id not in refunded), Decimal(0))
 
 
+BACKDATE_SETTING = "ledger.backdate_days"
+BACKDATE_DEFAULT_DAYS = 7      # a product default (a week of power cuts), not a policy figure
+BACKDATE_MAX_DAYS = 90
+
+
+def backdate_days(session: Session) -> int:
+    row = session.get(Setting, BACKDATE_SETTING)
+    try:
+        return int(row.value) if row is not None else BACKDATE_DEFAULT_DAYS
+    except ValueError:
+        return BACKDATE_DEFAULT_DAYS
+
+
+def set_backdate_days(session: Session, value: object) -> None:
+    """An administrator sets how many days back a purchase may be entered (0 = today only)."""
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        raise DispenseError(f"补录期限应为天数（整数）：{value!r}") from None
+    if not 0 <= days <= BACKDATE_MAX_DAYS:
+        raise DispenseError(f"补录期限应在 0 到 {BACKDATE_MAX_DAYS} 天之间：{days}")
+    row = session.get(Setting, BACKDATE_SETTING)
+    if row is None:
+        session.add(Setting(key=BACKDATE_SETTING, value=str(days)))
+    else:
+        row.value = str(days)
+
+
+def check_purchase_date(session: Session, on: date, today: date) -> None:
+    if on > today:
+        raise DispenseError(f"配药日期 {on} 晚于今天 {today}，不能预先登记配药")
+    limit = backdate_days(session)
+    if (today - on).days > limit:
+        earliest = today - timedelta(days=limit)
+        raise DispenseError(f"配药日期 {on} 早于补录期限：本机构只允许补录 {limit} 天以内（{earliest} 及以后）的配药；"
+                            f"更早的请联系乡镇卫生院医保经办处理")
+
+
 def dispense_and_settle(session: Session, policy: Policy, prescription: Prescription, on: date, *,
                         days: int, dispenser_name: str, override_reason: str | None = None,
-                        prescriber_level: str | None = None):
+                        prescriber_level: str | None = None, today: date | None = None):
     """Dispense every line of the prescription for `days` days and settle the purchase.
 
-    Returns the stored Settlement. Raises DispenseError (or stock.StockShortage) with the reason;
-    the caller's transaction then rolls back, so nothing is half-written.
+    `today` is the working day: given, a purchase dated `on` before it is a 补录 and must lie within
+    the clinic's back-dating limit. Returns the stored Settlement. Raises DispenseError (or
+    stock.StockShortage) with the reason; the caller's transaction then rolls back, so nothing is
+    half-written.
     """
+    if today is not None:
+        check_purchase_date(session, on, today)
     patient = session.get(Patient, prescription.patient_id)
     if prescription.state != "active":
         raise DispenseError("处方已停用，请重新开具")
@@ -147,7 +204,7 @@ def dispense_and_settle(session: Session, policy: Policy, prescription: Prescrip
     session.flush()
     for line in dispense.lines:
         stock.take_for_dispense(session, line.drug_code, line.quantity, on, dispense.id, override_reason)
-    ytd = year_to_date(session, patient.id, on)
+    ytd = ledger.year_to_date(session, patient.id, on.year)
     purchase = Purchase(
         date=on, insurance=patient.insurance, contribution=patient.contribution, filings=filings,
         institution_level=institution.level, prescriber_level=prescriber_level, items=tuple(items),
@@ -156,7 +213,15 @@ def dispense_and_settle(session: Session, policy: Policy, prescription: Prescrip
     for line, computed in zip(dispense.lines, result.lines, strict=True):
         line.line_total, line.policy_range, line.over_standard = (
             computed.total, computed.policy_range, computed.over_standard)
-    return record_settlement(session, dispense, purchase, result, institution.code, dispenser_name)
+    return record_settlement(session, dispense, purchase, result, institution.code, dispenser_name,
+                             policy_settings=settings_snapshot(session, policy))
+
+
+def settings_snapshot(session: Session, policy: Policy) -> str:
+    """The administrator's local settings of the policy's region, as canonical JSON on the settlement,
+    so the township re-adjudicates with the figures this clinic settled with."""
+    return json.dumps(local_settings(session, policy.region), ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
 
 
 @dataclass(frozen=True)

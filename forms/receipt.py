@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Dispense, Patient, Settlement
-from clinic.settlement.service import year_to_date
+from clinic.ledger import year_to_date_after
 from clinic.vocab import CONTRIBUTIONS, DISEASES, INSURANCES, TIERS
 from forms.layout import Sheet, money, new_canvas, price, split_pages, width_mm
 from forms.sources import DEMO_NOTE, institution_for, is_demo, mask_id_number, quantity_text
@@ -74,20 +74,6 @@ class ReceiptData:
     demo: bool = False
 
 
-def _fund_paid_after(session: Session, settlement: Settlement) -> dict[str, Decimal]:
-    """Year-to-date fund payments per disease as they stood right after this settlement: the day's
-    total less the same day's settlements made after it."""
-    paid = dict(year_to_date(session, settlement.patient_id, settlement.settled_on).fund_paid)
-    same_day = session.scalars(select(Settlement).where(
-        Settlement.patient_id == settlement.patient_id, Settlement.settled_on == settlement.settled_on,
-        Settlement.deleted_at.is_(None), Settlement.id != settlement.id))
-    order = (settlement.created_at, settlement.receipt_no)
-    for later in (s for s in same_day if (s.created_at, s.receipt_no) > order):
-        for d in later.diseases:
-            paid[d.disease] = paid.get(d.disease, Decimal(0)) - d.fund_pay
-    return paid
-
-
 def receipt_data(session: Session, settlement: Settlement) -> ReceiptData:
     patient = session.get(Patient, settlement.patient_id)
     dispense = session.get(Dispense, settlement.dispense_id)
@@ -96,7 +82,7 @@ def receipt_data(session: Session, settlement: Settlement) -> ReceiptData:
                               quantity_text(session, line.drug_code, sign * line.quantity),
                               line.unit_price, sign * line.line_total, line.payment_standard)
                   for line in dispense.lines)
-    paid = _fund_paid_after(session, settlement)
+    paid = year_to_date_after(session, settlement).fund_paid     # the ledger as it stood after it
     diseases = tuple(DiseaseShare(
         f"{DISEASES[d.disease]}（{TIERS[d.tier]}·{'主要' if d.is_primary else '次要'}）", d.ratio, d.fund_pay,
         paid.get(d.disease, d.fund_pay), d.cap, d.cap_remaining, d.over_cap) for d in settlement.diseases)

@@ -16,12 +16,13 @@ os.environ.setdefault("LIANGBING_SECRETS_DIR", tempfile.mkdtemp(prefix="liangbin
 def db(tmp_path):
     """A fresh, migrated clinic database with a village clinic (一级, Ezhou policy) as its institution."""
     from clinic.db.engine import open_database
-    from clinic.profile import create_local_institution
+    from clinic.profile import create_local_institution, set_policy_setting
 
     database = open_database(tmp_path / "clinic.db")
     with database.session("test-admin") as s:
         create_local_institution(s, "H42070400101", "鄂州市华容区临江乡卫生室", "1", "ezhou",
                                  "H420704001", "华容区临江乡卫生院")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     database.load_local_institution()
     yield database
     database.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from clinic.catalogue import (
     CatalogueError,
+    PaymentStandardUnknown,
     choice_list,
     import_catalogue,
     load_starter_catalogue,
@@ -19,7 +20,7 @@ from clinic.catalogue import (
     pinyin_initials,
 )
 from clinic.db.models import Drug
-from clinic.policy import resolve_policy
+from clinic.policy import MissingSetting, resolve_policy
 from clinic.stock import receive
 
 HEADER = ("医保药品编码,通用名,规格,剂型,最小单位,包装,生产企业,类别,甲乙类,基药,一致性评价,集采中选,"
@@ -208,13 +209,35 @@ def test_choice_list_filters_by_disease_and_query_and_leaves_out_other_drugs(db)
 
 
 def test_payment_standard_under_yunnan_is_vbp_price_else_platform_price():
+    # 云医保〔2021〕45号 (四): 中选药品以中选价格、其它药品以省平台实际采购价格作为医保支付标准
     policy = resolve_policy("yunnan", date(2026, 1, 1))
     assert payment_standard(drug("V", vbp=True, vbp_price="0.10", platform_price="0.30"), policy) == Decimal("0.10")
     assert payment_standard(drug("P", platform_price="0.30"), policy) == Decimal("0.30")
-    assert payment_standard(drug("X"), policy) is None
 
 
-def test_payment_standard_under_ezhou_is_the_given_vbp_price_only():
-    policy = resolve_policy("ezhou", date(2026, 1, 1))
-    assert payment_standard(drug("V", vbp=True, vbp_price="0.10", platform_price="0.30"), policy) == Decimal("0.10")
-    assert payment_standard(drug("P", platform_price="0.30", vbp_price="0.20"), policy) is None
+def test_payment_standard_unknown_under_yunnan_is_refused_naming_the_drug_and_the_list():
+    policy = resolve_policy("yunnan", date(2026, 1, 1))
+    with pytest.raises(PaymentStandardUnknown, match=r"某药片（X）.*省药品集中采购平台实际采购价.*导入省平台挂网药品目录"):
+        payment_standard(drug("X"), policy)
+    with pytest.raises(PaymentStandardUnknown, match="中选价"):
+        payment_standard(drug("V", vbp=True, platform_price="0.30"), policy)
+
+
+def test_payment_standard_source_is_a_required_setting_where_the_document_names_none():
+    # 鄂州、达州、吕梁 documents name no 医保支付标准: an administrator chooses its source
+    for region in ("ezhou", "dazhou", "lvliang"):
+        policy = resolve_policy(region, date(2026, 1, 1))
+        assert "payment_standard" in policy.missing_settings()
+        with pytest.raises(MissingSetting, match="医保支付标准的来源"):
+            payment_standard(drug("V", vbp=True, vbp_price="0.10"), policy)
+
+
+def test_payment_standard_follows_the_chosen_source():
+    def under(source):
+        return resolve_policy("ezhou", date(2026, 1, 1), local={"ezhou": {"payment_standard": source}})
+    vbp, other = drug("V", vbp=True, vbp_price="0.10", platform_price="0.30"), drug("P", platform_price="0.25")
+    assert payment_standard(vbp, under("vbp_price")) == Decimal("0.10")
+    assert payment_standard(other, under("vbp_price")) is None
+    assert payment_standard(other, under("platform_price")) == Decimal("0.25")
+    assert payment_standard(vbp, under("platform_price")) == Decimal("0.30")
+    assert payment_standard(vbp, under("none")) is None

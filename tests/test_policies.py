@@ -17,7 +17,7 @@ def test_every_shipped_policy_loads_and_cites_its_seed():
     assert set(policies) == {"ezhou", "lvliang", "yunnan", "dazhou"}
     for policy in policies.values():
         assert policy.source.endswith(".txt")
-    assert policies["ezhou"].missing_settings() == []
+    assert policies["ezhou"].missing_settings() == ["payment_standard"]   # the document names no 支付标准
 
 
 def test_lvliang_deductible_is_30_yuan_a_year_and_12_week_prescriptions():

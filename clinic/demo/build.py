@@ -22,8 +22,7 @@ from clinic.db.types import new_uuid, utcnow
 from clinic.demo.people import fictional_patient
 from clinic.demo.records import PatientPlan, plan_patient, stock_rows
 from clinic.patients import pinyin_keys
-from clinic.policy import resolve_policy
-from clinic.profile import create_local_institution
+from clinic.profile import create_local_institution, policy_in_force, set_policy_setting
 from clinic.users import create_user
 
 DEMO_USERS = [("doctor", "王建华", "doctor", "demo1234"), ("pharmacist", "李秀英", "pharmacist", "demo1234"),
@@ -44,9 +43,10 @@ def build_demo(db: Database, *, patients: int = 200, clinic_code: str = "H420704
             raise ValueError("数据库中已有患者记录，演示数据只能写入空数据库")
         create_local_institution(s, clinic_code, "鄂州市华容区临江乡临江村卫生室", "1", "ezhou",
                                  clinic_code[:-2] if len(clinic_code) > 2 else None, "华容区临江乡卫生院")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     db.load_local_institution()
-    policy = resolve_policy("ezhou", today)
     with db.session("demo") as s:
+        policy = policy_in_force(s, today)
         for username, name, role, secret in DEMO_USERS:
             create_user(s, username, name, role, secret, insurance_doctor_code=f"D{clinic_code}{username[:2]}")
         load_starter_catalogue(s)

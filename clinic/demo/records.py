@@ -147,7 +147,7 @@ def _one_purchase(rng, plan, patient, filings, chosen, standards, policy, rx_id,
             "line_total": line.total, "policy_range": line.policy_range, "over_standard": line.over_standard})
     settlement = plan.add(Settlement, {
         "patient_id": plan.patient_id, "dispense_id": dispense["id"], "settled_on": on,
-        "receipt_no": "", "policy_id": policy.id,
+        "accounting_year": on.year, "receipt_no": "", "policy_id": policy.id,
         "insurance": patient["insurance"], "contribution": patient["contribution"], "institution_level": "1",
         "state": "accepted", "operator_name": "李秀英", **{k: getattr(result, k) for k in AMOUNTS}})
     for pos, d in enumerate(result.by_disease, start=1):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clinic.policy.model import (
     ENTITLEMENT_RULES,
+    PAYMENT_STANDARD_SOURCES,
     REQUIRED,
     Policy,
     PolicyError,
@@ -20,7 +21,8 @@ from clinic.resources import resources_dir
 from clinic.vocab import CONTRIBUTIONS, INSURANCES, LEVELS, TIERS, check
 
 DRUG_PRIORITIES = ("class_a", "essential", "consistency", "vbp")
-PAYMENT_STANDARD_RULES = ("given", "vbp_price_else_platform_price")
+# Files written before the payment standard became a setting: "given" said nothing about its source.
+LEGACY_PAYMENT_STANDARD = {"given": REQUIRED, "vbp_price_else_platform_price": "vbp_price_else_platform_price"}
 
 
 def policies_dir() -> Path:
@@ -28,7 +30,8 @@ def policies_dir() -> Path:
 
 
 def expected_keys(insurances: tuple[str, ...]) -> list[str]:
-    keys = ["deductible", "secondary_factor", "prescription.max_period", "prescription.refill_window_days"]
+    keys = ["deductible", "secondary_factor", "prescription.max_period", "prescription.refill_window_days",
+            "payment_standard"]
     for ins in insurances:
         keys += [f"caps.{ins}.{tier}" for tier in TIERS]
         keys += [f"ratios.{ins}.{level}" for level in LEVELS]
@@ -53,6 +56,11 @@ def parse_setting(key: str, raw: object, min_ratio: Decimal | None) -> object:
     if raw == REQUIRED:
         return REQUIRED
     label = f"{setting_label(key)}（{key}）"
+    if key == "payment_standard":
+        if raw not in PAYMENT_STANDARD_SOURCES:
+            choices = "；".join(f"{k}：{v}" for k, v in PAYMENT_STANDARD_SOURCES.items())
+            raise PolicyError(f"{label} 无效：{raw!r}（可选 {choices}）")
+        return raw
     if key == "prescription.max_period":
         if not isinstance(raw, str):
             raise PolicyError(f"{label} 应写成如 \"24w\"、\"3m\" 的字符串")
@@ -146,12 +154,14 @@ def _build(data: dict, path: Path, local: Mapping[str, object]) -> Policy:
     for item in priority:
         if item not in DRUG_PRIORITIES:
             raise PolicyError(f"drug_priority 含未知项：{item!r}")
-    rule = data.get("payment_standard_rule", "given")
-    if rule not in PAYMENT_STANDARD_RULES:
-        raise PolicyError(f"payment_standard_rule 无效：{rule!r}")
     min_ratio = Decimal(data["min_ratio"]) if "min_ratio" in data else None
 
     raw = _flatten(data.get("settings", {}))
+    if "payment_standard" not in raw and "payment_standard_rule" in data:
+        rule = data["payment_standard_rule"]
+        if rule not in LEGACY_PAYMENT_STANDARD:
+            raise PolicyError(f"payment_standard_rule 无效：{rule!r}")
+        raw["payment_standard"] = LEGACY_PAYMENT_STANDARD[rule]
     expected = expected_keys(insurances)
     missing = [key for key in expected if key not in raw]
     if missing:
@@ -168,7 +178,7 @@ def _build(data: dict, path: Path, local: Mapping[str, object]) -> Policy:
         id=str(data["id"]), region=str(data["region"]), name=str(data["name"]), city=str(data["city"]),
         effective_from=data["effective_from"], source=str(data["source"]), insurances=insurances,
         entitlement=data["entitlement"], drug_priority=priority, min_ratio=min_ratio,
-        payment_standard_rule=rule, notes=tuple(data.get("notes", ())), settings=settings, path=str(path),
+        notes=tuple(data.get("notes", ())), settings=settings, path=str(path),
     )
 
 

@@ -21,6 +21,13 @@ ENTITLEMENT_RULES = {
     "approved_filing_or_managed": "备案通过，或已纳入基层规范化管理（无需另行备案）",
 }
 _PERIOD = re.compile(r"^(\d+)([dwm])$")
+# Where a policy takes the price the fund pays up to (医保支付标准) from; `payment_standard` setting.
+PAYMENT_STANDARD_SOURCES = {
+    "vbp_price": "集中带量采购中选药品以中选价为支付标准，其他药品按实际价格",
+    "vbp_price_else_platform_price": "中选药品以中选价、其他药品以省药品集中采购平台实际采购价为支付标准",
+    "platform_price": "以省药品集中采购平台实际采购价为支付标准",
+    "none": "不设支付标准，按实际价格结算",
+}
 
 
 class PolicyError(ValueError):
@@ -53,6 +60,7 @@ def setting_label(key: str) -> str:
         "secondary_factor": "次要病种报销比例系数",
         "prescription.max_period": "长处方最长用药周期",
         "prescription.refill_window_days": "续配窗口（上次剩余用药量不超过的天数）",
+        "payment_standard": "医保支付标准的来源",
     }.get(key, key)
 
 
@@ -87,8 +95,7 @@ class Policy:
     insurances: tuple[str, ...]
     entitlement: str
     drug_priority: tuple[str, ...]
-    min_ratio: Decimal | None
-    payment_standard_rule: str
+    min_ratio: Decimal | None           # a floor on the ratio actually paid (云医保〔2021〕45号 (三))
     notes: tuple[str, ...]
     # key → Decimal/str/int value, or REQUIRED; local settings already applied.
     settings: dict[str, object] = field(repr=False)
@@ -134,6 +141,17 @@ class Policy:
     @property
     def max_period(self) -> str:
         return str(self.get("prescription.max_period"))
+
+    @property
+    def payment_standard_source(self) -> str:
+        return str(self.get("payment_standard"))
+
+    def paid_ratio(self, ratio: Decimal) -> Decimal:
+        """The ratio a disease is actually paid at: never below the policy's floor, whatever the
+        secondary-disease factor or contribution adjustment made of it (云医保〔2021〕45号 (三))."""
+        if self.min_ratio is not None and ratio < self.min_ratio:
+            return self.min_ratio
+        return ratio
 
     @property
     def refill_window_days(self) -> int:

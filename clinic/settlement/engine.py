@@ -88,6 +88,10 @@ class Result:
     major_illness_eligible: Decimal   # 大病保险: policy-range cost the fund did not pay
 
 
+# Sources under which every drug has a standard (the platform price), so a line without one is refused.
+STANDARD_FOR_EVERY_DRUG = ("vbp_price_else_platform_price", "platform_price")
+
+
 def ratio_for(policy: Policy, purchase: Purchase, filing: Filing) -> Decimal:
     """The payment ratio for one disease of this purchase (seeds/000 二(一)4(1)–(5))."""
     level = purchase.institution_level
@@ -103,7 +107,8 @@ def ratio_for(policy: Policy, purchase: Purchase, filing: Filing) -> Decimal:
     if not filing.primary:
         # 二(一)4(4): the secondary disease gets 50 % of its normal ratio.
         ratio *= policy.secondary_factor
-    return max(ratio, ZERO)
+    # A policy's floor (云医保〔2021〕45号 (三) 不低于50%) holds for the ratio actually paid.
+    return policy.paid_ratio(max(ratio, ZERO))
 
 
 def settle(policy: Policy, purchase: Purchase) -> Result:
@@ -116,6 +121,9 @@ def settle(policy: Policy, purchase: Purchase) -> Result:
         if not item.in_scope or item.disease not in filed:
             lines.append(LineResult(total, ZERO, ZERO, True))
             continue
+        if item.payment_standard is None and policy.settings.get("payment_standard") in STANDARD_FOR_EVERY_DRUG:
+            raise PolicyError(f"{item.name or item.code} 缺少医保支付标准（{policy.name}规定每种“两病”药品都有"
+                              f"支付标准），不能按医保结算；请导入省平台挂网药品目录后再结算")
         price = item.unit_price
         if item.payment_standard is not None:
             price = min(price, item.payment_standard)

@@ -6,64 +6,58 @@ and `reverses_id` pointing at the original; nothing is ever edited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from clinic.db.models import Dispense, ExternalFundUse, Settlement, SettlementDisease
-from clinic.money import ZERO
+from clinic import ledger
+from clinic.db.models import Dispense, ReceiptCounter, Settlement, SettlementDisease
+from clinic.ledger import YearToDate
 from clinic.settlement.engine import Purchase, Result
 
 AMOUNTS = ("total", "out_of_scope", "over_standard", "policy_range", "deductible", "fund_pay", "over_cap",
            "self_pay", "major_illness_eligible")
 DISEASE_AMOUNTS = ("policy_range", "deductible", "fund_pay", "over_cap")
+COUNTER = ReceiptCounter.__table__
+__all__ = ["YearToDate", "year_to_date", "next_receipt_no", "record_settlement", "refund"]
 
 
 class RefundError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class YearToDate:
-    fund_paid: dict[str, Decimal]
-    deductible_paid: Decimal
-
-
 def year_to_date(session: Session, patient_id: str, on: date) -> YearToDate:
-    """Fund payments and deductible already used this calendar year (refunds count negative): here,
-    plus what the township last reported for other clinics (ExternalFundUse, pulled by sync), so the
-    annual cap and the deductible hold across clinics."""
-    start = date(on.year, 1, 1)
-    in_year = (Settlement.patient_id == patient_id, Settlement.settled_on >= start,
-               Settlement.settled_on <= on, Settlement.deleted_at.is_(None))
-    rows = session.execute(
-        select(SettlementDisease.disease, func.sum(SettlementDisease.fund_pay))
-        .join(Settlement, Settlement.id == SettlementDisease.settlement_id).where(*in_year)
-        .group_by(SettlementDisease.disease)).all()
-    fund = {disease: amount or ZERO for disease, amount in rows}
-    deductible = session.scalar(select(func.sum(Settlement.deductible)).where(*in_year)) or ZERO
-    for use in session.scalars(select(ExternalFundUse).where(ExternalFundUse.patient_id == patient_id,
-                                                             ExternalFundUse.year == on.year)):
-        fund[use.disease] = fund.get(use.disease, ZERO) + use.fund_paid
-        deductible += use.deductible_paid
-    return YearToDate(fund, deductible)
+    """The fund use and deductible a purchase on `on` settles against: its accounting year's whole
+    ledger, here and elsewhere (clinic/ledger.py)."""
+    return ledger.year_to_date(session, patient_id, on.year)
 
 
 def next_receipt_no(session: Session, institution_code: str, on: date, prefix: str = "") -> str:
+    """The next receipt number of the day, unique under two writers on one file and never reused.
+
+    The counter row is written first: its UPSERT takes SQLite's write lock, so a second process
+    settling at the same moment waits for this transaction to commit and then counts on from it. The
+    highest number on file also counts (a backup restored, then receipts pulled back from the township)."""
     stem = f"{prefix}{institution_code}-{on:%Y%m%d}-"
+    conn = session.connection()
+    conn.execute(sqlite_insert(COUNTER).values(stem=stem, last=0).on_conflict_do_nothing())
+    counted = conn.scalar(select(COUNTER.c.last).where(COUNTER.c.stem == stem)) or 0
     # A range, not LIKE 'stem%': SQLite's LIKE is case-insensitive and cannot use the receipt index.
-    count = session.scalar(select(func.count()).select_from(Settlement)
-                           .where(Settlement.receipt_no >= stem, Settlement.receipt_no < stem + "~")) or 0
-    return f"{stem}{count + 1:04d}"
+    on_file = session.scalars(select(Settlement.receipt_no).where(
+        Settlement.receipt_no >= stem, Settlement.receipt_no < stem + "~")).all()
+    highest = max((int(no[len(stem):]) for no in on_file if no[len(stem):].isdigit()), default=0)
+    number = max(counted, highest) + 1
+    conn.execute(update(COUNTER).where(COUNTER.c.stem == stem).values(last=number))
+    return f"{stem}{number:04d}"
 
 
 def record_settlement(session: Session, dispense: Dispense, purchase: Purchase, result: Result,
-                      institution_code: str, operator_name: str) -> Settlement:
+                      institution_code: str, operator_name: str, policy_settings: str | None = None) -> Settlement:
     settlement = Settlement(
         patient_id=dispense.patient_id, dispense_id=dispense.id, settled_on=purchase.date,
+        accounting_year=purchase.date.year, policy_settings=policy_settings,
         receipt_no=next_receipt_no(session, institution_code, purchase.date), policy_id=result.policy_id,
         insurance=purchase.insurance, contribution=purchase.contribution,
         institution_level=purchase.institution_level, prescriber_level=purchase.prescriber_level,
@@ -89,6 +83,7 @@ def refund(session: Session, original: Settlement, on: date, reason: str, operat
         raise RefundError("退费日期不能早于结算日期")
     reversal = Settlement(
         patient_id=original.patient_id, dispense_id=original.dispense_id, settled_on=on,
+        accounting_year=original.accounting_year, policy_settings=original.policy_settings,
         receipt_no=next_receipt_no(session, original.institution_code, on, prefix="TF"),
         policy_id=original.policy_id, insurance=original.insurance, contribution=original.contribution,
         institution_level=original.institution_level, prescriber_level=original.prescriber_level,

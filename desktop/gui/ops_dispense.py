@@ -179,7 +179,7 @@ def _run(session, user: UserInfo, rx: Prescription, days: int, today: date, over
          prescriber_level: str | None) -> Settlement:
     settlement = dispense_and_settle(session, policy_in_force(session, today), rx, today, days=days,
                                      dispenser_name=user.display_name, override_reason=override_reason or None,
-                                     prescriber_level=prescriber_level)
+                                     prescriber_level=prescriber_level, today=today)
     session.flush()
     return settlement
 

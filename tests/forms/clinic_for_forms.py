@@ -21,7 +21,7 @@ from clinic.filings import approve, entitlements, new_initial_filing, submit
 from clinic.idcard import make_id_number
 from clinic.patients import find_by_id_number, register_patient
 from clinic.prescriptions import LineInput, create_prescription
-from clinic.profile import create_local_institution, policy_in_force
+from clinic.profile import create_local_institution, policy_in_force, set_policy_setting
 
 CLINIC_CODE = "H42070400101"
 CLINIC_NAME = "鄂州市华容区临江乡临江村卫生室"
@@ -93,6 +93,7 @@ def build_forms_clinic(path: Path) -> FormsClinic:
     db: Database = open_database(path)
     with db.session("admin") as s:
         create_local_institution(s, CLINIC_CODE, CLINIC_NAME, "1", "ezhou", "H420704001", "华容区临江乡卫生院")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     db.load_local_institution()
     with db.session("doctor") as s:
         load_starter_catalogue(s)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from clinic import stock
 from clinic.db.engine import Database, open_database
 from clinic.db.models import OutboxEntry, Patient
-from clinic.profile import create_local_institution
+from clinic.profile import create_local_institution, set_policy_setting
 from sync.server import auth
 from sync.server.app import ServerSettings, create_app
 from sync.server.storage import ServerDatabase, open_server_database
@@ -106,6 +106,7 @@ def make_clinic(path: Path, code: str, *, drugs: bool = True) -> Database:
     db = open_database(path)
     with db.session("admin") as s:
         create_local_institution(s, code, f"{code} 村卫生室", "1", "ezhou", "H420704001", "临江乡卫生院")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     db.load_local_institution()
     if drugs:
         with db.session("admin") as s:

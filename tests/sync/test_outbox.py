@@ -23,7 +23,7 @@ from clinic.db.outbox import enqueue_unsent
 from clinic.db.records import parse_record, payload_hash, read_record, write_record
 from clinic.dispensing import DispenseError, dispense_and_settle
 from clinic.prescriptions import LineInput, create_prescription
-from clinic.profile import create_local_institution, policy_in_force
+from clinic.profile import create_local_institution, policy_in_force, set_policy_setting
 from clinic.resources import resources_dir
 from clinic.settlement.service import year_to_date
 from tests.clinic_fixtures import AML, add_patient
@@ -178,6 +178,7 @@ def test_a_policy_the_township_published_applies_from_its_effective_date(tmp_pat
     db = open_database(tmp_path / "c.db")
     with db.session() as s:
         create_local_institution(s, CODE, "卫生室", "1", "ezhou")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     text = (resources_dir() / "policies" / "ezhou-2022-10-01.toml").read_text(encoding="utf-8")
     text = text.replace('id = "ezhou-2022-10-01"', 'id = "ezhou-2026-07-01"').replace(
         "effective_from = 2022-10-01", "effective_from = 2026-07-01").replace(

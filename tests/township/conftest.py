@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from clinic import stock
 from clinic.db.engine import open_database
-from clinic.profile import create_local_institution
+from clinic.profile import create_local_institution, set_policy_setting
 from sync.client import enrol, sync_once
 from sync.server import auth
 from sync.server.storage import open_server_database
@@ -48,6 +48,7 @@ def clinic_file(path, code: str, name: str):
     db = open_database(path)
     with db.session("admin") as s:
         create_local_institution(s, code, name, "1", "ezhou", "H420704001", f"{TOWNSHIP}卫生院")
+        set_policy_setting(s, "ezhou", "payment_standard", "vbp_price")   # the document names no 支付标准
     db.load_local_institution()
     with db.session("admin") as s:
         add_drugs(s)

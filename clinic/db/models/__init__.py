@@ -10,6 +10,8 @@ from clinic.db.models.pharmacy import (
     Dispense,
     DispenseLine,
     Drug,
+    OpeningBalance,
+    ReceiptCounter,
     Settlement,
     SettlementDisease,
     StockLot,
@@ -28,7 +30,8 @@ from clinic.db.models.township import (
 )
 
 __all__ = ["AuditEvent", "Base", "ClaimFlag", "Dispense", "DispenseLine", "Drug", "ExternalDispense",
-           "ExternalFundUse", "Filing", "FollowUp", "Institution", "OutboxEntry", "Patient", "PolicyDocument",
+           "ExternalFundUse", "Filing", "FollowUp", "Institution", "OpeningBalance", "OutboxEntry", "Patient",
+           "ReceiptCounter", "PolicyDocument",
            "Prescription", "PrescriptionLine", "ServerAccount", "Setting", "Settlement", "SettlementDisease",
            "StockLot", "StockMovement", "SyncBatch", "SyncDevice", "SyncFeed", "SyncReceipt", "SyncRecordHead",
            "SyncRejection", "Synced", "User", "LoginGuard"]

@@ -109,6 +109,9 @@ class Settlement(PatientRef, Synced, Base):
     __tablename__ = "settlement"
     dispense_id: Mapped[str] = mapped_column(ForeignKey("dispense.id"), index=True)
     settled_on: Mapped[date] = mapped_column(Date, index=True)
+    # The calendar year whose caps and deductible this entry counts against (clinic/ledger.py): the
+    # purchase's year; a refund keeps the year of the purchase it reverses.
+    accounting_year: Mapped[int] = mapped_column(Integer)
     receipt_no: Mapped[str] = mapped_column(String(40), unique=True)
     policy_id: Mapped[str] = mapped_column(String(60))
     insurance: Mapped[str] = mapped_column(String(30))
@@ -129,11 +132,15 @@ class Settlement(PatientRef, Synced, Base):
     refund_reason: Mapped[str | None] = mapped_column(Text)
     review_note: Mapped[str | None] = mapped_column(Text)          # 医保经办's note when adjusted / rejected
     operator_name: Mapped[str] = mapped_column(String(40))
+    # The administrator's local policy settings the clinic settled with (canonical JSON), so the
+    # township re-adjudicates with the same figures and never with a built-in default.
+    policy_settings: Mapped[str | None] = mapped_column(Text)
     diseases: Mapped[list[SettlementDisease]] = relationship(
         back_populates="settlement", cascade="all, delete-orphan", order_by="SettlementDisease.position")
 
     # 结算待上传 on the home screen and the unsent count: settlements by state (migration 0005).
-    __table_args__ = (Index("ix_settlement_state", "state", "settled_on"),)
+    __table_args__ = (Index("ix_settlement_state", "state", "settled_on"),
+                      Index("ix_settlement_patient_year", "patient_id", "accounting_year"))
 
 
 class SettlementDisease(Base):
@@ -152,6 +159,31 @@ class SettlementDisease(Base):
     cap: Mapped[Decimal] = mapped_column(Money)
     cap_remaining: Mapped[Decimal] = mapped_column(Money)
     settlement: Mapped[Settlement] = relationship(back_populates="diseases")
+
+
+class OpeningBalance(PatientRef, Synced, Base):
+    """期初余额: a patient's fund use and deductible in a year before this clinic started using the
+    product, as its previous system reports them (imported by an administrator, clinic/opening_balances.py).
+    One live row per patient, year and disease; a re-import changes it (audited)."""
+
+    __tablename__ = "opening_balance"
+    year: Mapped[int] = mapped_column(Integer)
+    disease: Mapped[str] = mapped_column(String(20))
+    fund_paid: Mapped[Decimal] = mapped_column(Money)
+    deductible_paid: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(200))           # the file it came from
+    entered_by: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_opening_balance_patient_year", "patient_id", "year", "disease"),)
+
+
+class ReceiptCounter(Base):
+    """The last receipt number handed out per day and prefix, advanced inside the settling transaction
+    (clinic/settlement/service.py), so two writers on one file never issue the same number."""
+
+    __tablename__ = "receipt_counter"
+    stem: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEvent(Base):
