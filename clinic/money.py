@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+
+# Whatever a person or another program types: plain decimal notation only. Exponents ("1e400") and
+# NaN/Infinity are refused rather than parsed, so no later quantize can fail with a bare
+# decimal.InvalidOperation, and no 26-digit quantity reaches the arithmetic or a 64-bit column.
+MAX_INTEGER_DIGITS = 8              # below 100,000,000: no purchase, stock or payment of a clinic comes near
+MONEY_PLACES, QUANTITY_PLACES, PRICE_PLACES = 2, 4, 6
+_PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)")
+_NON_FINITE = re.compile(r"[+-]?(nan|snan|inf|infinity)", re.IGNORECASE)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -13,16 +22,39 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def to_decimal(value: object, what: str) -> Decimal:
-    """Parse a money or quantity value given as a string or int; floats are refused (they lose cents)."""
-    if isinstance(value, bool) or isinstance(value, float):
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def to_decimal(value: object, what: str, *, places: int | None = None,
+               max_integer_digits: int = MAX_INTEGER_DIGITS) -> Decimal:
+    """Parse a money or quantity value given as a string or int; ValueError with a one-line Chinese
+    reason for floats (they lose cents), non-finite values, exponent notation, more than
+    `max_integer_digits` digits before the point, or (when `places` is given) more decimals than
+    that once trailing zeros are dropped ("28.000" is 28)."""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{what} 不是有限的数：{_shown(value)}")
         raise ValueError(f"{what} 必须写成字符串形式的十进制数（如 \"0.50\"），不能是浮点数")
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"{what} 不是有效的数字：{value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"{what} 不是有效的数字：{value!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError(f"{what} 不是有效的数字：{_shown(value)}")
+    if isinstance(value, Decimal):       # from code, not typed: its str() may be "1E+5"
+        if not value.is_finite():
+            raise ValueError(f"{what} 不是有限的数：{_shown(value)}")
+        value = format(value, "f")
+    text = str(value).strip()
+    if _NON_FINITE.fullmatch(text):
+        raise ValueError(f"{what} 不是有限的数：{_shown(value)}")
+    if not _PLAIN.fullmatch(text):
+        raise ValueError(f"{what} 不是有效的数字：{_shown(value)}"
+                         f"（请写成普通十进制数，如 \"28\" 或 \"0.50\"，不用科学计数法）")
+    digits = text.lstrip("+-").split(".")[0].lstrip("0")
+    if len(digits) > max_integer_digits:
+        raise ValueError(f"{what} 超出合理范围（整数部分最多 {max_integer_digits} 位）：{_shown(value)}")
+    result = Decimal(text)
+    if places is not None and "." in text and len(text.split(".")[1].rstrip("0")) > places:
+        raise ValueError(f"{what} 最多 {places} 位小数：{_shown(value)}")
     return result
 
 

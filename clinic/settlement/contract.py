@@ -9,7 +9,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from clinic.money import ZERO, fmt, to_decimal
+from clinic.money import MONEY_PLACES, PRICE_PLACES, QUANTITY_PLACES, ZERO, fmt, to_decimal
 from clinic.settlement.engine import Filing, Item, Purchase, Result
 from clinic.vocab import CONTRIBUTIONS, DISEASES, INSTITUTION_LEVELS, INSURANCES, LEVELS, TIERS, check
 
@@ -20,8 +20,21 @@ def _obj(value: object, what: str) -> dict:
     return value
 
 
-def _amount(value: object, what: str, *, positive: bool = False) -> Decimal:
-    result = to_decimal(value, what)
+# Keys a purchase cannot do without: a missing one is an error naming it, never a default ("no
+# filings key" used to settle everything as out of scope). An empty `filings` list is an answer.
+REQUIRED_KEYS = ("date", "patient", "institution_level", "filings", "items")
+
+
+def _require(data: dict, keys: tuple[str, ...], where: str = "") -> None:
+    for key in keys:
+        if key not in data:
+            raise ValueError(f"缺少必填项 {where}{key}")
+
+
+def _amount(value: object, what: str, places: int, *, positive: bool = False) -> Decimal:
+    """A non-negative plain decimal: at most 8 integer digits and `places` decimals (money to the
+    cent, quantities 4, prices and payment standards 6), or a one-line reason (clinic/money.py)."""
+    result = to_decimal(value, what, places=places)
     if result < 0 or (positive and result == 0):
         raise ValueError(f"{what} 必须{'大于' if positive else '不小于'}0：{value}")
     return result
@@ -60,9 +73,9 @@ def parse_item(i: int, raw: object) -> Item:
         code=str(entry.get("code", "")),
         name=str(entry.get("name", "")),
         disease=check(DISEASES, entry.get("disease"), f"items[{i}].disease"),
-        quantity=_amount(entry.get("quantity"), f"items[{i}].quantity", positive=True),
-        unit_price=_amount(entry.get("unit_price"), f"items[{i}].unit_price"),
-        payment_standard=None if standard is None else _amount(standard, f"items[{i}].payment_standard"),
+        quantity=_amount(entry.get("quantity"), f"items[{i}].quantity", QUANTITY_PLACES, positive=True),
+        unit_price=_amount(entry.get("unit_price"), f"items[{i}].unit_price", PRICE_PLACES),
+        payment_standard=None if standard is None else _amount(standard, f"items[{i}].payment_standard", PRICE_PLACES),
         in_scope=in_scope,
     )
 
@@ -73,6 +86,7 @@ def parse_purchase(text: str) -> Purchase:
     except json.JSONDecodeError as exc:
         raise ValueError(f"输入不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}") from None
     data = _obj(data, "输入")
+    _require(data, REQUIRED_KEYS)
     try:
         on = date.fromisoformat(str(data.get("date")))
     except ValueError:
@@ -99,16 +113,16 @@ def parse_purchase(text: str) -> Purchase:
             continue
         disease = check(DISEASES, key, "year_to_date 的病种")
         fund_paid[disease] = _amount(_obj(value, f"year_to_date.{key}").get("fund_paid", "0"),
-                                     f"year_to_date.{key}.fund_paid")
+                                     f"year_to_date.{key}.fund_paid", MONEY_PLACES)
     items = data.get("items")
     if not isinstance(items, list) or not items:
         raise ValueError("items 应为非空数组")
     return Purchase(
         date=on, insurance=insurance, contribution=contribution,
-        filings=parse_filings(data.get("filings", [])), institution_level=level,
+        filings=parse_filings(data["filings"]), institution_level=level,
         prescriber_level=prescriber, items=tuple(parse_item(i, raw) for i, raw in enumerate(items)),
         ytd_fund_paid=fund_paid,
-        ytd_deductible_paid=_amount(ytd.get("deductible_paid", "0"), "year_to_date.deductible_paid"),
+        ytd_deductible_paid=_amount(ytd.get("deductible_paid", "0"), "year_to_date.deductible_paid", MONEY_PLACES),
     )
 
 
