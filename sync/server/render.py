@@ -8,6 +8,7 @@ static/pages.css, served at /static/pages.css."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -42,4 +43,10 @@ def plain(number) -> str:
     return f"{number.normalize():f}"
 
 
+def segment(value) -> str:
+    """A value as one URL path segment: every reserved character quoted, "/" included."""
+    return quote(str(value), safe="")
+
+
 ENV.globals.update(pct=percent, plain=plain)
+ENV.filters["segment"] = segment
