@@ -84,3 +84,25 @@ class PolicyDocument(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PullRejection(Base):
+    """A pulled item this clinic could not apply (malformed, or refused by the database), kept with
+    the reason and the raw item (sync/pull_apply.py). Its stream stops there: the saved cursor stays
+    before it, every pass tries it again, and the row is resolved once the stream gets past it (the
+    township fixed the data, or stopped sending it). Unresolved rows are the "接收受阻" count."""
+
+    __tablename__ = "sync_pull_rejection"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stream: Mapped[str] = mapped_column(String(20))
+    cursor: Mapped[str] = mapped_column(String(40))                # the stream waits here
+    kind: Mapped[str] = mapped_column(String(40))
+    item_id: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)                     # the item as received (JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_sync_pull_rejection_stream_open", "stream", "resolved_at"),)

@@ -7,6 +7,8 @@
   township's re-adjudication. Existing rows: NULL (the township then says it cannot re-check them).
 - `opening_balance`: a patient's fund use and deductible so far in a year, from the previous system.
 - `receipt_counter`: the last receipt number per day and prefix, seeded from the receipts on file.
+- `sync_pull_rejection`: pulled items a clinic could not apply, with the reason; the stream waits
+  before the item until it applies (sync/pull_apply.py). Separate functions below.
 
 Revision ID: 0006
 Revises: 0005
@@ -78,9 +80,37 @@ def _ledger_downgrade() -> None:
         batch_op.drop_column("accounting_year")
 
 
+def _pull_rejections() -> None:
+    op.create_table(
+        "sync_pull_rejection",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("stream", sa.String(length=20), nullable=False),
+        sa.Column("cursor", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("item_id", sa.String(length=100), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_pull_rejection")),
+    )
+    with op.batch_alter_table("sync_pull_rejection") as batch_op:
+        batch_op.create_index("ix_sync_pull_rejection_stream_open", ["stream", "resolved_at"], unique=False)
+
+
+def _pull_rejections_downgrade() -> None:
+    with op.batch_alter_table("sync_pull_rejection") as batch_op:
+        batch_op.drop_index("ix_sync_pull_rejection_stream_open")
+    op.drop_table("sync_pull_rejection")
+
+
 def upgrade() -> None:
     _ledger_upgrade()
+    _pull_rejections()
 
 
 def downgrade() -> None:
+    _pull_rejections_downgrade()
     _ledger_downgrade()
