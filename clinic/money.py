@@ -13,7 +13,9 @@ ZERO = Decimal("0.00")
 # decimal.InvalidOperation, and no 26-digit quantity reaches the arithmetic or a 64-bit column.
 MAX_INTEGER_DIGITS = 8              # below 100,000,000: no purchase, stock or payment of a clinic comes near
 MONEY_PLACES, QUANTITY_PLACES, PRICE_PLACES = 2, 4, 6
+MAX_TEXT = 40                        # characters: a longer "number" is not one a person typed
 _PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)")
+_EXPONENT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]{1,4}")
 _NON_FINITE = re.compile(r"[+-]?(nan|snan|inf|infinity)", re.IGNORECASE)
 
 
@@ -28,11 +30,12 @@ def _shown(value: object) -> str:
 
 
 def to_decimal(value: object, what: str, *, places: int | None = None,
-               max_integer_digits: int = MAX_INTEGER_DIGITS) -> Decimal:
+               max_integer_digits: int = MAX_INTEGER_DIGITS, exponent: bool = False) -> Decimal:
     """Parse a money or quantity value given as a string or int; ValueError with a one-line Chinese
-    reason for floats (they lose cents), non-finite values, exponent notation, more than
-    `max_integer_digits` digits before the point, or (when `places` is given) more decimals than
-    that once trailing zeros are dropped ("28.000" is 28)."""
+    reason for floats (they lose cents), non-finite values, exponent notation (unless `exponent`:
+    data from another program, where "1E+1" is how Decimal writes 10), more than `max_integer_digits`
+    digits before the point, or (when `places` is given) more decimals than that once trailing zeros
+    are dropped ("28.000" is 28)."""
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"{what} 不是有限的数：{_shown(value)}")
@@ -46,16 +49,24 @@ def to_decimal(value: object, what: str, *, places: int | None = None,
     text = str(value).strip()
     if _NON_FINITE.fullmatch(text):
         raise ValueError(f"{what} 不是有限的数：{_shown(value)}")
-    if not _PLAIN.fullmatch(text):
+    if not (_PLAIN.fullmatch(text) or exponent and _EXPONENT.fullmatch(text)):
         raise ValueError(f"{what} 不是有效的数字：{_shown(value)}"
                          f"（请写成普通十进制数，如 \"28\" 或 \"0.50\"，不用科学计数法）")
-    digits = text.lstrip("+-").split(".")[0].lstrip("0")
-    if len(digits) > max_integer_digits:
-        raise ValueError(f"{what} 超出合理范围（整数部分最多 {max_integer_digits} 位）：{_shown(value)}")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{what} 位数过多（整数部分最多 {max_integer_digits} 位）：{_shown(value)}")
     result = Decimal(text)
-    if places is not None and "." in text and len(text.split(".")[1].rstrip("0")) > places:
+    if result and result.adjusted() >= max_integer_digits:
+        raise ValueError(f"{what} 超出合理范围（整数部分最多 {max_integer_digits} 位）：{_shown(value)}")
+    if places is not None and _decimals(result) > places:
         raise ValueError(f"{what} 最多 {places} 位小数：{_shown(value)}")
     return result
+
+
+def _decimals(value: Decimal) -> int:
+    """Digits after the point that are not trailing zeros."""
+    _, digits, exp = value.as_tuple()
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exp + trailing))
 
 
 def fmt(value: Decimal) -> str:
