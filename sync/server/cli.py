@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from clinic.db.models import Drug, PolicyDocument
 from clinic.db.records import RECORD_TYPES
-from sync.server import auth, report_cli
+from sync.server import auth, backup_cli, report_cli
 from sync.server.feed import append
 from sync.server.storage import open_server_database
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="各机构各类记录数量")
     stats.add_argument("--json", action="store_true")
     report_cli.add_parsers(sub)         # report, township-input (issue 6)
+    backup_cli.add_parsers(sub)         # backup, restore, serve --backup-dir (issue 13 item 6)
     for command in sub.choices.values():
         command.add_argument("--db", required=True, help="SQLite 文件路径或 PostgreSQL 地址")
     return parser
