@@ -9,10 +9,11 @@ Errors are one line on stderr and a non-zero exit (sync/server/cli.py main).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sync.server.backup import DailyBackup, backup_server, list_server_backups
+from sync.server.backup import DailyBackup, backup_server, list_server_backups, target
 
 
 def add_parsers(sub) -> None:
@@ -28,7 +29,7 @@ def add_parsers(sub) -> None:
     restore.set_defaults(handler=run_restore)
     serve = sub.choices["serve"]
     serve.add_argument("--backup-dir", metavar="DIR",
-                       help="每日自动备份的文件夹（默认：SQLite 文件旁的 backups/，PostgreSQL 为本用户数据文件夹）")
+                       help="每日自动备份的文件夹（默认：SQLite 文件旁的 backups/；PostgreSQL 须指定才会自动备份）")
     serve.add_argument("--no-daily-backup", action="store_true", help="不在运行时每日自动备份（另有备份安排时）")
 
 
@@ -62,6 +63,11 @@ def daily_backups(args, app=None) -> Iterator[DailyBackup | None]:
     if app is not None:
         app.state.backup_dir = args.backup_dir
     if args.no_daily_backup:
+        yield None
+        return
+    if args.backup_dir is None and not target(args.db).is_sqlite:
+        # A county's dumps can be large: they go where the administrator says, not somewhere implicit.
+        print("注意：PostgreSQL 数据库未指定 --backup-dir，运行时不会每日自动备份", file=sys.stderr)
         yield None
         return
     daily = DailyBackup(args.db, args.backup_dir).start()
