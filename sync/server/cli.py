@@ -1,6 +1,7 @@
 """`liangbing-server`: run the township server and manage what it knows.
 
     liangbing-server serve --db URL_OR_PATH [--host 127.0.0.1] [--port 8000]
+                     [--certfile CERT.pem --keyfile KEY.pem] [--trust-proxy ADDRESS] [--https-only]
     liangbing-server add-clinic --db … --code CODE --name NAME --level 1|2|3|pharmacy --township NAME
     liangbing-server add-user --db … --username U --role reviewer|township [--name N]  (password on stdin)
     liangbing-server revoke --db … --code CODE
@@ -8,7 +9,8 @@
     liangbing-server import-catalogue --db … --file LIST.csv|xlsx
     liangbing-server stats --db … [--json]
 
-Errors end with one line on stderr and a non-zero exit code, like `liangbing`.
+Errors end with one line on stderr and a non-zero exit code, like `liangbing`. Serving over HTTPS
+(a certificate, or a reverse proxy): docs/server-https.md.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="运行服务器")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--certfile", help="TLS 证书（PEM）：本服务器直接以 HTTPS 提供服务")
+    serve.add_argument("--keyfile", help="证书的私钥（PEM），与 --certfile 一起使用")
+    serve.add_argument("--trust-proxy", metavar="ADDRESS",
+                       help="在反向代理之后：信任这些地址（逗号分隔）发来的 X-Forwarded-Proto/X-Forwarded-For")
+    serve.add_argument("--https-only", action="store_true",
+                       help="网页只接受 HTTPS，明文 HTTP 访问网页被拒绝（同步接口不受影响）")
     clinic = sub.add_parser("add-clinic", help="登记村卫生室并打印一次性接入码")
     clinic.add_argument("--code", required=True)
     clinic.add_argument("--name", required=True)
@@ -83,17 +91,50 @@ def run(args) -> int:
     if getattr(args, "handler", None):
         return args.handler(args)
     if args.command == "serve":
-        import uvicorn
-
-        from sync.server.app import create_app
-
-        uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="info")
-        return 0
+        return serve(args)
     db = open_server_database(args.db)
     try:
         return _manage(db, args)
     finally:
         db.close()
+
+
+def serve(args) -> int:
+    import uvicorn
+
+    from sync.server.app import ServerSettings, create_app
+
+    tls = _tls_options(args)
+    if args.https_only and not (tls or args.trust_proxy):
+        raise ValueError("--https-only 需要 --certfile/--keyfile（本机提供 HTTPS）或 --trust-proxy"
+                         "（由反向代理提供 HTTPS），否则网页永远无法访问")
+    # The scheme and client address from X-Forwarded-* only when told which proxy to believe.
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": args.trust_proxy} if args.trust_proxy else {
+        "proxy_headers": False}
+    app = create_app(args.db, ServerSettings(https_only=args.https_only))
+    with backup_cli.daily_backups(args, app):
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", **tls, **proxy)
+    return 0
+
+
+def _tls_options(args) -> dict:
+    """uvicorn's ssl options, after checking the certificate and key load together (a clear message
+    here rather than a traceback from the server thread)."""
+    if not args.certfile and not args.keyfile:
+        return {}
+    if not (args.certfile and args.keyfile):
+        raise ValueError("--certfile 和 --keyfile 须同时给出")
+    import ssl
+
+    for path in (args.certfile, args.keyfile):
+        if not Path(path).is_file():
+            raise ValueError(f"找不到文件 {path}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.certfile, args.keyfile)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"证书 {args.certfile} 和私钥 {args.keyfile} 无法使用（须为 PEM 格式且互相匹配）："
+                         f"{exc}") from None
+    return {"ssl_certfile": args.certfile, "ssl_keyfile": args.keyfile}
 
 
 def _manage(db, args) -> int:

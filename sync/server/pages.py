@@ -10,7 +10,6 @@ POST form is the templates' `form` macro, which carries the session's CSRF token
 from __future__ import annotations
 
 import secrets
-import time
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -20,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from clinic.db.models import ClaimFlag, Institution, SyncDevice, SyncRecordHead, SyncRejection
 from clinic.vocab import DISEASES, INSTITUTION_LEVELS, TIERS
-from sync.server import auth, review
+from sync.server import review, signin
 from sync.server.render import STATIC, render
 
 router = APIRouter()
-COOKIE, SESSION_SECONDS = "lb_web", 8 * 3600
+COOKIE = signin.COOKIE          # township/access.py reads it from here
 
 
 @router.get("/static/pages.css", include_in_schema=False)
@@ -33,10 +32,7 @@ def stylesheet() -> FileResponse:
 
 
 def _user(request: Request) -> dict | None:
-    session = request.app.state.web_sessions.get(request.cookies.get(COOKIE, ""))
-    if session is None or session["expires"] < time.monotonic():
-        return None
-    return session
+    return signin.current_user(request)     # None when signed out or expired (idle or absolute)
 
 
 def _back(path: str, message: str = "", error: str = "") -> RedirectResponse:
@@ -66,32 +62,13 @@ def login_form(request: Request, err: str = ""):
 
 @router.post("/login")
 async def login(request: Request):
-    request.app.state.limiter.check(f"login:{request.client.host if request.client else '?'}")
-    form = dict(await request.form())
-
-    def check():
-        with request.app.state.db.session("login") as s:
-            account = auth.authenticate(s, str(form.get("username", "")), str(form.get("password", "")))
-            return {"user": account.username, "name": account.display_name, "role": account.role}
-
-    try:
-        found = await run_in_threadpool(check)
-    except auth.AuthError as exc:
-        return _back("/login", error=str(exc))
-    token = secrets.token_urlsafe(24)
-    request.app.state.web_sessions[token] = {**found, "csrf": secrets.token_urlsafe(16),
-                                             "expires": time.monotonic() + SESSION_SECONDS}
-    response = _back("/")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=SESSION_SECONDS)
-    return response
+    """Throttled per address, lockout per account, a new session id: sync/server/signin.py."""
+    return await signin.sign_in(request)
 
 
 @router.post("/logout")
 async def logout(request: Request):
-    request.app.state.web_sessions.pop(request.cookies.get(COOKIE, ""), None)
-    response = _back("/login")
-    response.delete_cookie(COOKIE)
-    return response
+    return await signin.sign_out(request)       # only with the session's CSRF token
 
 
 @router.get("/review")
