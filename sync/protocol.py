@@ -9,10 +9,10 @@ those the server lacks. Every answer carries `server_time` (the clinic shows a c
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API = "/api/v1"
 STREAMS = ("review", "catalogue", "policies", "usage")
@@ -20,7 +20,23 @@ MAX_BATCH_RECORDS = 100
 MAX_BATCH_BYTES = 1_000_000            # uncompressed JSON of one batch, as the client builds it
 MAX_RECONCILE_IDS = 5000
 
+MAX_INT64 = 2**63 - 1
+MAX_INT32 = 2**31 - 1
+
 Outcome = Literal["accepted", "duplicate", "rejected", "conflict"]
+
+
+def _utc_representable(moment: datetime | None) -> datetime | None:
+    """The server keeps naive UTC: an offset must not push the moment outside the calendar."""
+    if moment is not None and moment.tzinfo is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("时间换算为 UTC 后超出范围") from None
+    return moment
+
+
+ClientTime = Annotated[datetime | None, AfterValidator(_utc_representable)]
 
 
 class Message(BaseModel):
@@ -30,17 +46,17 @@ class Message(BaseModel):
 class PushRecord(Message):
     id: str = Field(min_length=1, max_length=64)
     type: str = Field(max_length=40)
-    seq: int                               # the clinic's outbox sequence: the server applies in this order
+    seq: int = Field(ge=0, le=MAX_INT64)   # the clinic's outbox sequence: the server applies in this order
     hash: str = Field(max_length=64)       # sha256 of the canonical payload (clinic/db/records.py)
-    base_hash: str | None = None           # the version this edit was made on; None for a new record
+    base_hash: str | None = Field(default=None, max_length=64)   # the version this edit was made on; None: new
     payload: dict
     drugs: list[dict] = []                 # catalogue entries the record refers to
 
 
 class PushRequest(Message):
     batch_key: str = Field(min_length=8, max_length=40)   # idempotency key: the same batch keeps its key
-    client_time: datetime | None = None    # information only
-    pending: int | None = None             # the clinic's outbox size, shown to township staff
+    client_time: ClientTime = None         # information only
+    pending: int | None = Field(default=None, ge=0, le=MAX_INT32)   # the clinic's outbox, shown to township staff
     records: list[PushRecord]
 
 
@@ -51,6 +67,7 @@ class RecordResult(Message):
     reason: str | None = None              # rejected and conflict: what a person should do
     server_hash: str | None = None         # conflict: the version the server holds
     server_payload: dict | None = None
+    flags: list[str] = []                  # accepted, but the township's re-adjudication differs: its figures
 
 
 class PushResponse(Message):
@@ -77,7 +94,7 @@ class PullPage(Message):
 
 
 class ReconcileRequest(Message):
-    ids: list[str] = Field(max_length=MAX_RECONCILE_IDS)
+    ids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=MAX_RECONCILE_IDS)
 
 
 class ReconcileResponse(Message):
@@ -89,7 +106,7 @@ class EnrolRequest(Message):
     code: str = Field(min_length=4, max_length=40)
     institution_code: str = Field(max_length=32)     # checked before the one-time code is used up
     device_name: str | None = Field(default=None, max_length=60)
-    client_time: datetime | None = None
+    client_time: ClientTime = None
 
 
 class EnrolResponse(Message):

@@ -116,6 +116,8 @@ def payload_hash(payload: dict) -> str:
 
 CENT = Decimal("0.01")
 NO_DEFAULT = object()
+MAX_MONEY, MAX_DECIMAL, MAX_INTEGER = Decimal(10**10), Decimal(10**12), 2**31 - 1
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 def _decimal(value: object, label: str, money: bool) -> Decimal:
@@ -127,6 +129,10 @@ def _decimal(value: object, label: str, money: bool) -> Decimal:
         raise RecordError(f"字段 {label} 的值无效：{value!r}") from None
     if not number.is_finite():
         raise RecordError(f"字段 {label} 的值无效：{value!r}")
+    # What a column can hold and sums can add up without overflow (money as fen in 64 bits, other
+    # decimals as text of 40 characters); far beyond any clinic's figures.
+    if abs(number) >= (MAX_MONEY if money else MAX_DECIMAL) or len(str(number)) > 40:
+        raise RecordError(f"字段 {label} 的值超出范围：{value[:60]!r}")
     if money and number != number.quantize(CENT):      # stored in fen: never round what was sent
         raise RecordError(f"字段 {label} 的金额须精确到分，收到 {value!r}")
     return number
@@ -135,9 +141,12 @@ def _decimal(value: object, label: str, money: bool) -> Decimal:
 def _iso(parse):
     def convert(value: object, label: str):
         try:
-            return parse(_text(value, label))
+            moment = parse(_text(value, label))
         except ValueError:
             raise RecordError(f"字段 {label} 的值无效：{value!r}") from None
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:      # date arithmetic near year 9999 overflows
+            raise RecordError(f"字段 {label} 的日期超出范围（{FIRST_YEAR}–{LAST_YEAR} 年）：{value!r}")
+        return moment
     return convert
 
 
@@ -150,6 +159,8 @@ def _boolean(value: object, label: str) -> bool:
 def _integer(value: object, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(f"字段 {label} 应为整数，收到 {value!r}")
+    if abs(value) > MAX_INTEGER:                           # a 32-bit INTEGER column on PostgreSQL
+        raise RecordError(f"字段 {label} 的值超出范围：{value}")
     return value
 
 

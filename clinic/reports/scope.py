@@ -60,7 +60,7 @@ def as_scope(scope: Scope | Sequence[str] | None) -> Scope:
 def parse_month(text: str) -> date:
     """"2026-10" → date(2026, 10, 1); a one-line Chinese error otherwise."""
     match = _MONTH.match((text or "").strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1900 <= int(match.group(1)) <= 2999:
         raise ValueError(f"月份格式无效：{text!r}（应为 YYYY-MM，如 2026-10）")
     return date(int(match.group(1)), int(match.group(2)), 1)
 

@@ -127,7 +127,8 @@ def create_app(db_url: str | ServerDatabase, settings: ServerSettings | None = N
     from sync.server import api, pages, signin
 
     db = db_url if isinstance(db_url, ServerDatabase) else open_server_database(db_url)
-    app = FastAPI(title="两病 乡镇同步服务器", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="两病 乡镇同步服务器", docs_url=None, redoc_url=None, openapi_url=api.OPENAPI_URL,
+                  exception_handlers=api.EXCEPTION_HANDLERS)       # JSON errors under /api/, no traceback
     app.state.db = db
     app.state.settings = settings or ServerSettings()
     app.state.limiter = RateLimiter(app.state.settings.requests_per_minute, app.state.settings.burst)

@@ -10,8 +10,10 @@ from clinic.db.records import RecordError
 from clinic.idcard import IdNumberError, parse_id_number
 from clinic.stock import KINDS
 from clinic.vocab import CHANGE_REASONS, DISEASES, FILING_STATES, INSURANCES, TIERS
+from sync.server.record_ids import check_ids
 
 ZERO = Decimal(0)
+MAX_SUPPLY_DAYS = 3660          # ten years: far beyond any dispensing, well inside the calendar
 
 
 def _one_of(allowed, value, what: str) -> None:
@@ -55,6 +57,8 @@ def _dispense(row: dict, children: dict) -> None:
     for line in children["lines"]:
         if line["quantity"] <= 0 or line["daily_dose"] <= 0:
             raise RecordError(f"配药 {line['drug_name']} 的数量和日用量须大于 0")
+        if line["quantity"] > line["daily_dose"] * MAX_SUPPLY_DAYS:   # supply dates are computed from it
+            raise RecordError(f"配药 {line['drug_name']} 的数量按日用量可用超过 {MAX_SUPPLY_DAYS} 天，请核对日用量")
 
 
 def _settlement(row: dict, children: dict) -> None:
@@ -81,6 +85,7 @@ CHECKS = {"patient": _patient, "filing": _filing, "prescription": _prescription,
 
 
 def validate(type_name: str, row: dict, children: dict[str, list[dict]]) -> None:
+    check_ids(type_name, row, children)
     check = CHECKS.get(type_name)
     if check is not None:
         check(row, children)
