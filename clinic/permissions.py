@@ -15,6 +15,7 @@ ACTIONS = {
     "settings.edit": "修改机构信息和政策本地设置",
     "users.manage": "管理用户、重置密码",
     "audit.view": "查看审计日志",
+    "opening_balance.import": "导入期初余额",
 }
 
 ROLE_ACTIONS = {
