@@ -162,6 +162,11 @@ def dashboard_line(db: str | Path, folder: str | Path | None = None, now: dateti
     return f"{text_}；最近一次备份失败：{failed}" if failed else text_
 
 
+def dashboard_status(app_state) -> str:
+    """`dashboard_line` for a running server: its database, and the folder `serve --backup-dir` chose."""
+    return dashboard_line(app_state.db.url, getattr(app_state, "backup_dir", None))
+
+
 def _write_status(folder: Path, *, ok: bool, at: datetime, error: str = "", path: Path | None = None) -> None:
     status = {"ok": ok, "at": f"{at:%Y-%m-%d %H:%M}", "error": error, "file": str(path) if path else None}
     try:

@@ -9,11 +9,13 @@ import contextlib
 import io
 import json
 import os
+import re
 import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -23,6 +25,7 @@ from sync.server.backup import DailyBackup, backup_server, dashboard_line, last_
 from sync.server.cli import main as server_cli
 from sync.server.storage import open_server_database
 from tests.ops.helpers import corrupt
+from tests.sync.helpers import LiveServer
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -215,3 +218,23 @@ def test_a_restore_refuses_while_the_server_holds_the_sqlite_file(tmp_path):
         assert code != 0 and "正在被使用" in err
     finally:
         db.close()
+
+
+def test_the_township_dashboard_shows_the_last_good_backup(tmp_path):
+    path = tmp_path / "township.db"
+    open_server_database(path).close()
+    backup = backup_server(path, now=datetime(2026, 3, 2, 8, 0)).backup       # backups/ beside the file
+    server = LiveServer.start(str(path))
+    try:
+        with server.db.session("test", write=True) as s:
+            auth.add_account(s, "staff", "乡镇员工", "township", "staff-pass-1")
+        web = requests.Session()
+        page = web.post(f"{server.url}/login", data={"username": "staff", "password": "staff-pass-1"}, timeout=10)
+        assert page.status_code == 200, page.text
+        html = web.get(f"{server.url}/township/dashboard", timeout=30).text
+    finally:
+        server.stop()
+    shown = re.search(r"<p id='server-backup'>([^<]*)</p>", html)
+    assert shown, html[:2000]
+    assert "2026-03-02 08:00" in shown.group(1) and backup.path.name in shown.group(1)
+    assert backup.size_label in shown.group(1)

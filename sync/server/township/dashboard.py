@@ -15,6 +15,7 @@ from clinic.township.area import townships
 from clinic.township.overview import build_dashboard
 from clinic.township.trends import village_trends
 from clinic.vocab import DISEASES
+from sync.server.backup import dashboard_status as backup_status
 from sync.server.render import render
 from sync.server.township.access import Denied, notice, staff
 from sync.server.township.charts import dashboard_charts
@@ -40,6 +41,7 @@ def dashboard(request: Request, t: str = "", d: str = "", msg: str = "", err: st
             return render(request, "dashboard.html", user=user, message=msg, error=err, board=board, trends=trends,
                           rows=dashboard_charts(trends), limits=LIMITS,
                           towns=[(n, n) for n in names], chosen=t, diseases=DISEASES,
-                          names={status.village.code: status.village.name for status in board.villages})
+                          names={status.village.code: status.village.name for status in board.villages},
+                          server_backup=backup_status(request.app.state))
     except ValueError as exc:
         return notice(request, "乡镇仪表盘", user=user, error=str(exc), status=404)
