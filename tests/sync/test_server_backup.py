@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from sync.server.backup import DailyBackup, backup_server, dashboard_line, last_
 from sync.server.cli import main as server_cli
 from sync.server.storage import open_server_database
 from tests.ops.helpers import corrupt
-from tests.sync.helpers import LiveServer
+from tests.sync.helpers import LiveServer, server_process
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -238,3 +239,20 @@ def test_the_township_dashboard_shows_the_last_good_backup(tmp_path):
     assert shown, html[:2000]
     assert "2026-03-02 08:00" in shown.group(1) and backup.path.name in shown.group(1)
     assert backup.size_label in shown.group(1)
+
+
+def test_serve_backs_up_at_start_when_no_backup_is_fresh(tmp_path):
+    """`liangbing-server serve` in its own process: its daily backup thread makes today's backup."""
+    path = tmp_path / "township.db"
+    open_server_database(path).close()
+    folder = tmp_path / "daily"
+    proc, _ = server_process(str(path), None, "--backup-dir", str(folder))
+    try:
+        deadline = time.monotonic() + 120          # generous: waiting for the thread, not timing it
+        while not list_server_backups(path, folder) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    backups = list_server_backups(path, folder)
+    assert len(backups) == 1 and backups[0].kind == "daily"
