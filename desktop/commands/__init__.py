@@ -7,3 +7,7 @@ COMMANDS = [settle_cmd, policy_cmd, db_cmds, sync_cmd, print_cmd, gui_cmd, repor
 from desktop.commands import audit_cmd, backup_cmd  # noqa: E402  (issue 7)
 
 COMMANDS += [backup_cmd, audit_cmd]
+
+from desktop.commands import ledger_cmd, opening_balance_cmd  # noqa: E402  (issue 12 items 2 and 8)
+
+COMMANDS += [ledger_cmd, opening_balance_cmd]
