@@ -8,6 +8,7 @@
     liangbing-server publish-policy --db … --file POLICY.toml
     liangbing-server import-catalogue --db … --file LIST.csv|xlsx
     liangbing-server stats --db … [--json]
+    liangbing-server backup|restore --db …  (sync/server/backup_cli.py; serve --backup-dir DIR)
 
 Errors end with one line on stderr and a non-zero exit code, like `liangbing`. Serving over HTTPS
 (a certificate, or a reverse proxy): docs/server-https.md.
