@@ -42,6 +42,8 @@ from sync.server.backup import (
 )
 from sync.server.storage import open_server_database
 
+CLINIC_QUERY = "SELECT count(*) FROM institution WHERE is_local"       # a clinic's own file names itself
+NOT_SERVER = "{name} 是村卫生室的数据库备份，不是乡镇服务器的，当前数据库未改动"
 RECONCILE = "请在每个村卫生室运行 liangbing sync --reconcile，重新上传备份之后已上传过的记录"
 MAINTENANCE_DATABASES = ("postgres", "template1")
 SESSION_POLLS = 30                       # × 0.1 s
@@ -100,6 +102,12 @@ def _restore_sqlite(path: Path, source: Path, dry_run: bool) -> ServerRestoreRep
         check_backup_file(source)
     except RestoreError as exc:
         raise ServerBackupError(f"{exc}，当前数据库未改动") from None
+    conn = sqlite3.connect(f"file:{source.as_posix()}?mode=ro", uri=True, timeout=5)
+    try:
+        if conn.execute(CLINIC_QUERY).fetchone()[0]:
+            raise ServerBackupError(NOT_SERVER.format(name=source.name))
+    finally:
+        conn.close()
     report = ServerRestoreReport(source, dry_run, _sqlite_counts(path), _sqlite_counts(source))
     if dry_run:
         return report
@@ -175,6 +183,13 @@ def _restore_postgresql(url: str, source: Path, dry_run: bool) -> ServerRestoreR
             open_server_database(fresh_url).close()     # this software's schema, migrated if older
         except DatabaseError as exc:
             raise ServerBackupError(f"备份文件 {source.name} 无法使用（{exc}），当前数据库未改动") from None
+        engine = pg_engine(url, fresh)
+        try:
+            with engine.connect() as conn:
+                if conn.execute(text(CLINIC_QUERY)).scalar_one():
+                    raise ServerBackupError(NOT_SERVER.format(name=source.name))
+        finally:
+            engine.dispose()
         report = ServerRestoreReport(source, dry_run, _pg_counts(url), _pg_counts(url, fresh))
         if dry_run:
             return report

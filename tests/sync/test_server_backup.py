@@ -256,3 +256,15 @@ def test_serve_backs_up_at_start_when_no_backup_is_fresh(tmp_path):
         proc.wait(timeout=30)
     backups = list_server_backups(path, folder)
     assert len(backups) == 1 and backups[0].kind == "daily"
+
+
+def test_a_clinic_backup_is_refused_by_the_server_restore(db, tmp_path):
+    """The same schema, but a village's own file: restoring it would replace every village's data."""
+    from clinic.backup import backup_database
+
+    clinic_backup = backup_database(db.path, folder=tmp_path / "clinic-backups", use_settings=False).backup.path
+    path = tmp_path / "township.db"
+    add_clinics(str(path), "H42070400101")
+    code, _, err = run("restore", "--db", str(path), "--from", str(clinic_backup))
+    assert code != 0 and "村卫生室的数据库备份" in err
+    assert clinic_codes(str(path)) == {"H42070400101"}
