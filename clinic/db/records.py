@@ -25,6 +25,7 @@ from clinic.db.models import (
     DispenseLine,
     Filing,
     FollowUp,
+    OpeningBalance,
     Patient,
     Prescription,
     PrescriptionLine,
@@ -61,6 +62,7 @@ RECORD_TYPES = {rt.name: rt for rt in (
     RecordType("follow_up", FollowUp),
     RecordType("stock_lot", StockLot),
     RecordType("stock_movement", StockMovement, append_only=True),
+    RecordType("opening_balance", OpeningBalance),          # 期初余额 (issue 12 item 2): corrected by re-import
 )}
 BY_MODEL = {rt.model: rt for rt in RECORD_TYPES.values()}
 # A changed line makes its parent record change: line model → (record type, column naming the parent).

@@ -46,6 +46,7 @@ from sync.server.validate import validate
 LABELS = {"patient": "患者", "filing": "备案", "prescription": "处方", "dispense": "配药记录",
           "settlement": "结算单", "stock_lot": "库存批次", "follow_up": "随访", "drug": "药品",
           "user_account": "用户"}
+LABELS["opening_balance"] = "期初余额"
 SYNCED_TABLES = {rt.table.name for rt in RECORD_TYPES.values()}
 DRUG_COLUMNS = {c.name for c in Drug.__table__.columns}
 

@@ -4,6 +4,7 @@ with a reason the doctor can act on; the rest of the batch is not affected."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from clinic.db.records import RecordError
@@ -80,8 +81,19 @@ def _stock_movement(row: dict, children: dict) -> None:
     _one_of(KINDS, row["kind"], "库存变动类型")
 
 
+def _opening_balance(row: dict, children: dict) -> None:
+    # 期初余额 (clinic/opening_balances.py): the clinic imports this or last year; a year far off or
+    # ahead of the server's clock by more than one is not from its previous system.
+    _one_of(DISEASES, row["disease"], "期初余额的病种")
+    if not 2000 <= row["year"] <= date.today().year + 1:
+        raise RecordError(f"期初余额的年度无效：{row['year']}")
+    for name, label in (("fund_paid", "统筹基金已支付"), ("deductible_paid", "起付线已付")):
+        if not ZERO <= row[name] < Decimal(10**8):
+            raise RecordError(f"期初余额的{label}须为 0 至 99999999.99 元，收到 {row[name]}")
+
+
 CHECKS = {"patient": _patient, "filing": _filing, "prescription": _prescription, "dispense": _dispense,
-          "settlement": _settlement, "stock_movement": _stock_movement}
+          "settlement": _settlement, "stock_movement": _stock_movement, "opening_balance": _opening_balance}
 
 
 def validate(type_name: str, row: dict, children: dict[str, list[dict]]) -> None:

@@ -3,8 +3,8 @@ settings staff enter, and a clinic's own reports by device token. Mounted by syn
 
 from fastapi import APIRouter
 
-from sync.server.township import dashboard, downloads, settings
+from sync.server.township import dashboard, downloads, patients, settings
 
 router = APIRouter()
-for part in (dashboard, downloads, settings):
+for part in (dashboard, downloads, settings, patients):
     router.include_router(part.router)
