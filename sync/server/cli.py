@@ -114,7 +114,8 @@ def serve(args) -> int:
         "proxy_headers": False}
     app = create_app(args.db, ServerSettings(https_only=args.https_only))
     with backup_cli.daily_backups(args, app):
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", **tls, **proxy)
+        # A browser's idle keep-alive TLS connection would otherwise hold a stop (Ctrl-C) for half a minute.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=5, **tls, **proxy)
     return 0
 
 
