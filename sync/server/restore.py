@@ -201,6 +201,7 @@ def _restore_postgresql(url: str, source: Path, dry_run: bool) -> ServerRestoreR
                 if others:
                     raise ServerBackupError(f"数据库 {current} 正在被使用（{others} 个连接）："
                                             "请先停止 liangbing-server serve 再恢复")
+                _sessions_on(conn, fresh)       # our own checks' sessions on it are closing
                 conn.execute(text(f'ALTER DATABASE "{current}" RENAME TO "{aside}"'))
                 try:
                     conn.execute(text(f'ALTER DATABASE "{fresh}" RENAME TO "{current}"'))
