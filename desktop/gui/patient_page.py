@@ -1,5 +1,5 @@
 """The patient page: who the patient is and what they are entitled to today in a header, then the tabs
-基本信息, 备案, 处方, 配药结算 and 随访. Each tab loads its own data in the background."""
+基本信息, 备案, 处方, 配药结算, 随访 and 本年度医保额度. Each tab loads its own data in the background."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from desktop.gui.context import AppContext
 from desktop.gui.dispensing_tab import DispensingTab
 from desktop.gui.filings_tab import FilingsTab
 from desktop.gui.followup_tab import FollowUpTab
+from desktop.gui.ledger_tab import LedgerTab
 from desktop.gui.patient_info import PatientInfoTab
 from desktop.gui.prescriptions_tab import PrescriptionsTab
 from desktop.gui.style import css_class, restyle
 
-TABS = ("基本信息", "备案", "处方", "配药结算", "随访")
+TABS = ("基本信息", "备案", "处方", "配药结算", "随访", "本年度医保额度")
 
 
 class PatientPage(QWidget):
@@ -45,17 +46,19 @@ class PatientPage(QWidget):
         self.prescriptions = PrescriptionsTab(ctx)
         self.dispensing = DispensingTab(ctx)
         self.followups = FollowUpTab(ctx)
+        self.ledger = LedgerTab(ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("patientTabs")
-        for widget, label in zip((self.info, self.filings, self.prescriptions, self.dispensing, self.followups),
-                                 TABS, strict=True):
+        for widget, label in zip((self.info, self.filings, self.prescriptions, self.dispensing, self.followups,
+                                  self.ledger), TABS, strict=True):
             self.tabs.addTab(widget, label)
         # What one tab saves can change what another shows: an approved filing allows prescribing, a
         # new prescription can be dispensed, a follow-up changes the control status in the header.
         self.info.changed.connect(self._changed)
         self.filings.changed.connect(self._changed)
         self.prescriptions.changed.connect(lambda: (self.dispensing.refresh(), self.changed.emit()))
-        self.dispensing.changed.connect(lambda: (self.prescriptions.refresh(), self.changed.emit()))
+        self.dispensing.changed.connect(lambda: (self.prescriptions.refresh(), self.ledger.refresh(),
+                                                 self.changed.emit()))
         self.followups.changed.connect(lambda: (self._load_header(), self.changed.emit()))
         head = QHBoxLayout()
         head.addWidget(self.back_button)
@@ -83,7 +86,7 @@ class PatientPage(QWidget):
         self.facts.setText("")
         self.entitled.setText("")
         self.control.setText("")
-        for tab in (self.info, self.filings, self.prescriptions, self.dispensing, self.followups):
+        for tab in (self.info, self.filings, self.prescriptions, self.dispensing, self.followups, self.ledger):
             tab.set_patient(patient_id)
         self._load_header()
 

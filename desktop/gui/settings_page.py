@@ -15,6 +15,7 @@ from desktop.gui.audit_view import AuditView
 from desktop.gui.backup_section import BackupSection
 from desktop.gui.connection_sections import PrinterSection, ServerSection
 from desktop.gui.context import AppContext
+from desktop.gui.opening_balance_section import OpeningBalanceSection
 from desktop.gui.settings_sections import PolicySection, ProfileSection
 from desktop.gui.style import css_class
 from desktop.gui.users_section import UsersSection
@@ -48,7 +49,9 @@ class SettingsPage(QWidget):
         self.users = UsersSection(ctx) if ctx.can("users.manage") else None
         self.backup = BackupSection(ctx) if ctx.can("settings.edit") else None
         self.audit = AuditView(ctx) if ctx.can("audit.view") else None
-        for section, title in ((self.users, "用户"), (self.backup, "备份与恢复"), (self.audit, "审计日志")):
+        self.opening = OpeningBalanceSection(ctx) if ctx.can("opening_balance.import") else None
+        for section, title in ((self.users, "用户"), (self.backup, "备份与恢复"), (self.audit, "审计日志"),
+                               (self.opening, "期初余额")):
             if section is not None:
                 self.tabs.addTab(section, title)
         layout = QVBoxLayout(self)
@@ -64,8 +67,8 @@ class SettingsPage(QWidget):
                        lambda name: pdf_preview.set_default_printer(name or None), lambda exc: None, read_only=True)
 
     def sections(self) -> list:
-        return [s for s in (self.profile, self.policy, self.server, self.printer, self.users, self.backup, self.audit)
-                if s is not None]
+        return [s for s in (self.profile, self.policy, self.server, self.printer, self.users, self.backup, self.audit,
+                            self.opening) if s is not None]
 
     def refresh(self) -> None:
         self.profile.refresh()
