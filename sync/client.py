@@ -104,12 +104,14 @@ class SyncResult:
         text = (f"上传：新收 {t.accepted}，重复 {t.duplicates}，拒收 {t.rejected}，冲突 {t.conflicts}；"
                 f"接收：{sum(self.pull.applied.values())} 项；待上传 {self.pending}")
         warning = clock_warning(self.clock_skew_seconds)
-        return text + (f"\n{warning}" if warning else "")
+        flagged = "".join(f"\n乡镇复核：{flag}" for flag in t.flags)
+        return text + (f"\n{warning}" if warning else "") + flagged
 
     def to_dict(self) -> dict:
         t = self.tally
         return {"exit_code": self.exit_code, "accepted": t.accepted, "duplicates": t.duplicates,
                 "rejected": t.rejected, "conflicts": t.conflicts, "deferred": t.deferred, "batches": self.batches,
+                "township_flags": list(t.flags),
                 "pulled": dict(self.pull.applied), "kept_local": self.pull.kept_local,
                 "pull_skipped": list(self.pull.skipped), "pending": self.pending, "rejected_total": self.rejected,
                 "conflicts_total": self.conflicts, "error": self.error, "needs_enrolment": self.needs_enrolment,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
@@ -62,6 +62,7 @@ class Tally:
     rejected: int = 0
     conflicts: int = 0
     deferred: int = 0
+    flags: list[str] = field(default_factory=list)    # accepted, but the township's re-adjudication differs
 
 
 def backoff(attempts: int) -> timedelta:
@@ -156,6 +157,7 @@ def apply_answer(db: Database, batch: Batch, answer: PushResponse, now: datetime
                     tally.duplicates += 1
                 if row.record_type == "settlement":
                     settlements.append(row.record_id)
+                tally.flags.extend(result.flags)
                 continue
             if result.status == "rejected":
                 tally.rejected += 1

@@ -31,16 +31,18 @@ class Shop:
     db: Database
     patient_id: str
 
-    def buy(self, on: date, code: str, quantity: int, *, today: date | None = None) -> Settlement:
-        """One purchase: a one-day prescription of `quantity` tablets, dispensed and settled."""
+    def buy(self, on: date, code: str, quantity: int, *, today: date | None = None, days: int = 1) -> Settlement:
+        """One purchase: a prescription of `quantity` tablets taken over `days` days (one day unless
+        said: a supply that never blocks the next purchase), dispensed and settled."""
         with self.db.session("doctor") as s:
             patient = s.get(Patient, self.patient_id)
             policy = policy_in_force(s, on)
             entitled = {f.disease for f in entitlements(s, patient, policy, on)}
             rx = create_prescription(s, patient, policy, entitled=entitled, prescriber_name="王医生", prescribed_on=on,
-                                     diagnosis="原发性高血压", lines=[LineInput(code, Decimal(quantity), "qd", 1)])
+                                     diagnosis="原发性高血压",
+                                     lines=[LineInput(code, Decimal(quantity) / days, "qd", days)])
             s.flush()
-            return dispense_and_settle(s, policy, rx, on, days=1, dispenser_name="李药师", today=today)
+            return dispense_and_settle(s, policy, rx, on, days=days, dispenser_name="李药师", today=today)
 
     def refund(self, settlement: Settlement, on: date) -> Settlement:
         with self.db.session("pharmacist") as s:
@@ -49,8 +51,10 @@ class Shop:
 
 def make_shop(path: Path, region: str = "ezhou", *, insurance: str = "resident",
               diseases: tuple[str, ...] = ("hypertension",), filed_on: date = date(2025, 1, 1),
-              id_number: str = "420704196001010011", settings: dict[str, str] | None = None) -> Shop:
-    code, defaults = REGIONS[region]
+              id_number: str = "420704196001010016", settings: dict[str, str] | None = None,
+              code: str | None = None) -> Shop:
+    default_code, defaults = REGIONS[region]
+    code = code or default_code
     db = open_database(path)
     with db.session("admin") as s:
         create_local_institution(s, code, "某村卫生室", "1", region, code[:-2], "某乡镇卫生院")

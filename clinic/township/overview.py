@@ -42,6 +42,7 @@ class VillageStatus:
     over_cap: int = 0
     over_cap_amount: Decimal = ZERO
     duplicates: int = 0
+    readjudicated: int = 0                  # settlements whose re-adjudication differs or could not be done
     suspected: int = 0
     low_stock: int = 0
     stocking: StockingRate | None = None
@@ -114,8 +115,10 @@ def build_dashboard(session: Session, today: date, township: str | None = None) 
         if flag.kind == "over_cap":
             status.over_cap += 1
             status.over_cap_amount += flag.amount or ZERO
-        else:
+        elif flag.kind == "duplicate_dispense":
             status.duplicates += 1
+        else:
+            status.readjudicated += 1
 
     by_region: dict[str, list[Village]] = defaultdict(list)
     for v in chosen:

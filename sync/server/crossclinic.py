@@ -18,6 +18,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinic import medicine
+from clinic.adjudication import policy_for
 from clinic.db.models import (
     ClaimFlag,
     Dispense,
@@ -31,10 +33,9 @@ from clinic.db.models import (
 )
 from clinic.dispensing import runs_out_on
 from clinic.money import ZERO
-from clinic.policy import PolicyError, resolve_policy
+from clinic.policy import PolicyError
 from clinic.vocab import DISEASES
 
-DEFAULT_REFILL_WINDOW = 15          # seeds/000 附件3 注意2, when a clinic's region has no policy file
 USAGE_DAYS = 400                    # supplies older than this cannot still be running
 
 
@@ -43,11 +44,19 @@ def after_batch(s: Session, institution: str, accepted: list[tuple[str, dict, li
     patient_ids = {row["patient_id"] for kind, row, _ in accepted if kind in ("settlement", "dispense")}
     new_patients = {row["id"] for kind, row, _ in accepted if kind == "patient"}
     numbers = _id_numbers(s, patient_ids | new_patients)
-    years = {(numbers[row["patient_id"]], row["settled_on"].year) for kind, row, _ in accepted if kind == "settlement"}
+    years = {(numbers[row["patient_id"]], row["accounting_year"]) for kind, row, _ in accepted if kind == "settlement"}
     for number, year in sorted(years):
         reconcile_caps(s, number, year)
     drugs = {(numbers[row["patient_id"]], line["drug_code"])
              for kind, row, lines in accepted if kind == "dispense" for line in lines}
+    # A dispense is judged with the refill window its settlement was made under, so a settlement
+    # arriving after its dispense checks that dispense again.
+    settled = [row["dispense_id"] for kind, row, _ in accepted if kind == "settlement" and row["reverses_id"] is None]
+    for start in range(0, len(settled), 500):
+        drugs |= {(numbers[patient_id], code) for patient_id, code in s.execute(
+            select(Dispense.patient_id, DispenseLine.drug_code)
+            .join(DispenseLine, DispenseLine.dispense_id == Dispense.id)
+            .where(Dispense.id.in_(settled[start:start + 500])))}
     for number, drug_code in sorted(drugs):
         check_duplicate_dispensing(s, number, drug_code)
     entries = []
@@ -95,7 +104,7 @@ def reconcile_caps(s: Session, id_number: str, year: int) -> None:
         .join(Patient, Patient.id == Settlement.patient_id)
         .outerjoin(SyncRecordHead, SyncRecordHead.record_id == Settlement.id)
         .where(Patient.id_number == id_number, Settlement.deleted_at.is_(None),
-               Settlement.settled_on >= date(year, 1, 1), Settlement.settled_on <= date(year, 12, 31))
+               Settlement.accounting_year == year)
         .order_by(Settlement.settled_on, SyncRecordHead.first_received_at, Settlement.id)).all()
     running: dict[str, Decimal] = defaultdict(lambda: ZERO)
     wanted: dict[tuple[str, str], tuple] = {}
@@ -121,17 +130,24 @@ def reconcile_caps(s: Session, id_number: str, year: int) -> None:
             flag.amount, flag.detail = amount, detail
 
 
-def _refill_window(s: Session, institution: str, on: date, cache: dict) -> int:
-    if institution not in cache:
+def _refill_window(s: Session, institution: str, dispense_id: str, on: date, cache: dict) -> int | None:
+    """The refill window the dispensing clinic works under: its policy on the day, with the local
+    settings it settled that dispense with (a window the document leaves to a setting is the clinic's
+    administrator's figure, never a built-in default). None: the server cannot know it (no settlement
+    of that dispense yet, or the setting was never filled in), so it does not flag."""
+    snapshot = s.scalar(select(Settlement.policy_settings).where(
+        Settlement.dispense_id == dispense_id, Settlement.reverses_id.is_(None)).limit(1))
+    key = (institution, on.year, snapshot)
+    if key not in cache:
         inst = s.get(Institution, institution)
         try:
-            cache[institution] = resolve_policy(inst.region, on).refill_window_days if inst else DEFAULT_REFILL_WINDOW
+            cache[key] = policy_for(inst.region, on, snapshot).refill_window_days if inst else None
         except PolicyError:
-            cache[institution] = DEFAULT_REFILL_WINDOW
-    return cache[institution]
+            cache[key] = None
+    return cache[key]
 
 
-def _supplies(s: Session, id_number: str, drug_code: str | None = None, *, exclude: str | None = None,
+def _supplies(s: Session, id_number: str, drug_codes: set[str] | None = None, *, exclude: str | None = None,
               since: date | None = None):
     refunded = select(Settlement.dispense_id).where(Settlement.reverses_id.is_not(None))
     query = (select(Dispense.id, Dispense.institution_code, Dispense.dispensed_on, DispenseLine.id.label("line_id"),
@@ -141,8 +157,8 @@ def _supplies(s: Session, id_number: str, drug_code: str | None = None, *, exclu
              .outerjoin(SyncRecordHead, SyncRecordHead.record_id == Dispense.id)
              .where(Patient.id_number == id_number, Dispense.deleted_at.is_(None), Dispense.id.not_in(refunded))
              .order_by(Dispense.dispensed_on, SyncRecordHead.first_received_at, Dispense.id))
-    if drug_code is not None:
-        query = query.where(DispenseLine.drug_code == drug_code)
+    if drug_codes is not None:
+        query = query.where(DispenseLine.drug_code.in_(sorted(drug_codes)))
     if exclude is not None:
         query = query.where(Dispense.institution_code != exclude)
     if since is not None:
@@ -150,8 +166,15 @@ def _supplies(s: Session, id_number: str, drug_code: str | None = None, *, exclu
     return s.execute(query).all()
 
 
+def _same_medicine(s: Session, drug_code: str) -> set[str]:
+    drug = s.get(Drug, drug_code)
+    return medicine.same_medicine_codes(s, drug) if drug is not None else {drug_code}
+
+
 def check_duplicate_dispensing(s: Session, id_number: str, drug_code: str) -> None:
-    rows = _supplies(s, id_number, drug_code)
+    """By medicine, not by code: the same generic and strength under another 医保 code is the same
+    supply (clinic/medicine.py)."""
+    rows = _supplies(s, id_number, _same_medicine(s, drug_code))
     flagged = set(s.scalars(select(ClaimFlag.record_id).where(
         ClaimFlag.kind == "duplicate_dispense", ClaimFlag.record_id.in_([r.id for r in rows]))))
     names = dict(s.execute(select(Institution.code, Institution.name)).all())
@@ -162,8 +185,9 @@ def check_duplicate_dispensing(s: Session, id_number: str, drug_code: str) -> No
         others = [e for e in earlier if e.institution_code != r.institution_code]
         if run_out is None or not others or r.id in flagged:
             continue
-        left, window = (run_out - r.dispensed_on).days, _refill_window(s, r.institution_code, r.dispensed_on, windows)
-        if left > window:
+        left = (run_out - r.dispensed_on).days
+        window = _refill_window(s, r.institution_code, r.id, r.dispensed_on, windows)
+        if window is not None and left > window:
             last = others[-1]
             where = f"{names.get(last.institution_code, '')}（{last.institution_code}）"
             drug = s.scalar(select(Drug.generic_name).where(Drug.code == drug_code)) or drug_code
@@ -182,14 +206,14 @@ def usage_for(s: Session, patient_id: str, institution: str, today: date) -> dic
     if id_number is None:
         return None
     fund: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for settled_on, disease, paid, deductible in s.execute(
-            select(Settlement.settled_on, SettlementDisease.disease, SettlementDisease.fund_pay,
+    for year, disease, paid, deductible in s.execute(           # by accounting year (clinic/ledger.py)
+            select(Settlement.accounting_year, SettlementDisease.disease, SettlementDisease.fund_pay,
                    SettlementDisease.deductible)
             .join(SettlementDisease, SettlementDisease.settlement_id == Settlement.id)
             .join(Patient, Patient.id == Settlement.patient_id)
             .where(Patient.id_number == id_number, Settlement.institution_code != institution,
-                   Settlement.deleted_at.is_(None), Settlement.settled_on >= date(today.year - 1, 1, 1))):
-        totals = fund[(settled_on.year, disease)]
+                   Settlement.deleted_at.is_(None), Settlement.accounting_year >= today.year - 1)):
+        totals = fund[(year, disease)]
         totals[0] += paid
         totals[1] += deductible
     supplies = _supplies(s, id_number, exclude=institution, since=today - timedelta(days=USAGE_DAYS))

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clinic.adjudication import Refuse
 from clinic.db.models import Base, Drug, Filing, SyncBatch, SyncDevice, SyncReceipt, SyncRecordHead, SyncRejection
 from clinic.db.records import (
     RECORD_TYPES,
@@ -39,7 +40,7 @@ from clinic.db.records import (
 )
 from clinic.db.types import utcnow
 from sync.protocol import PushRecord, PushRequest, PushResponse, RecordResult
-from sync.server import crossclinic, feed
+from sync.server import adjudicate, crossclinic, feed
 from sync.server.storage import ServerDatabase
 from sync.server.validate import validate
 
@@ -211,8 +212,9 @@ def receive_record(s: Session, record: PushRecord, batch: Batch) -> RecordResult
         raise Rejected(f"记录编号 {record.id} 已属于另一机构的记录")
     if (record.id, record.hash) in batch.receipts:
         return RecordResult(id=record.id, status="duplicate", hash=record.hash)
+    payload = adjudicate.with_accounting_year(s, record.payload) if record.type == "settlement" else record.payload
     try:
-        row, lines = parse_record(record.type, record.payload)
+        row, lines = parse_record(record.type, payload)
         validate(record.type, row, lines)
     except RecordError as exc:
         raise Rejected(f"{LABELS.get(record.type, record.type)}内容有误：{exc}") from None
@@ -221,8 +223,14 @@ def receive_record(s: Session, record: PushRecord, batch: Batch) -> RecordResult
     if head is not None and head[1] != record.base_hash:
         return _conflict(s, record, head[1], _stale_reason(s, record))
     _check_references(s, rt, row, lines, record, batch)
-    if record.type == "settlement" and row["state"] == "settled_offline":
-        row["state"] = "uploaded"            # it has reached the insurer's side
+    findings = []
+    if record.type == "settlement":
+        try:                                 # the server never trusts a clinic's arithmetic
+            findings = adjudicate.check_settlement(s, row, lines, batch.institution)
+        except Refuse as exc:
+            raise Rejected(f"结算复核未通过：{exc}") from None
+        if row["state"] == "settled_offline":
+            row["state"] = "uploaded"        # it has reached the insurer's side
     try:
         write_record(s.connection(), record.type, row, lines, exists=head is not None)
     except IntegrityError as exc:
@@ -231,7 +239,8 @@ def receive_record(s: Session, record: PushRecord, batch: Batch) -> RecordResult
                       f"与服务器上已有的记录冲突（编号或单号重复）：{text.splitlines()[0][:200]}")
         raise Rejected(reason) from None
     batch.stored(record, row, lines)
-    return RecordResult(id=record.id, status="accepted", hash=record.hash)
+    adjudicate.flag(s, row, batch.institution, findings)
+    return RecordResult(id=record.id, status="accepted", hash=record.hash, flags=[f.detail for f in findings])
 
 
 def _conflict(s: Session, record: PushRecord, server_hash: str, reason: str) -> RecordResult:
