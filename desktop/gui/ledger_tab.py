@@ -5,7 +5,7 @@ read in the background (desktop/gui/ops_ledger.py)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTableWidgetItem, QVBoxLayout, QWidget
 
 from clinic.patient_ledger import ENTRY_HEADERS, entry_cells, shown
@@ -15,6 +15,15 @@ from desktop.gui.style import css_class
 from desktop.gui.tables import read_only_table
 
 QUOTA_HEADERS = ("病种", "分级", "年度限额", "统筹已支付", "剩余")
+QUOTA_MONEY, ENTRY_MONEY = (2, 3, 4), (3, 4)
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def _cell(text: str, money: bool) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if money:
+        item.setTextAlignment(RIGHT)
+    return item
 
 
 class LedgerTab(QWidget):
@@ -76,13 +85,13 @@ class LedgerTab(QWidget):
         for r, d in enumerate(values["diseases"]):
             for c, text in enumerate((d["disease_name"], d["tier_name"], shown(d["cap"]), d["fund_paid"],
                                       shown(d["remaining"]))):
-                self.quota.setItem(r, c, QTableWidgetItem(text))
+                self.quota.setItem(r, c, _cell(text, c in QUOTA_MONEY))
         self.deductible.setText(f"起付线：本年 {shown(values['deductible'])} 元，已付 {values['deductible_paid']} 元，"
                                 f"剩余 {shown(values['deductible_remaining'])} 元")
         self.entries.setRowCount(len(values["entries"]))
         for r, e in enumerate(values["entries"]):
             for c, text in enumerate((*entry_cells(e), e["note"])):
-                self.entries.setItem(r, c, QTableWidgetItem(text))
+                self.entries.setItem(r, c, _cell(text, c in ENTRY_MONEY))
         self.status.setText("本年度没有认定的病种，也没有统筹支付" if not values["diseases"] else
                             f"共 {len(values['entries'])} 笔")
         self.loaded.emit()
