@@ -10,7 +10,10 @@ Only a backup that passes its check is restored, and the current database is nev
 `--dry-run` does the same checks and shows each table's rows now and in the backup, changing nothing.
 
 After a restore the clinics still hold, as acknowledged, what they pushed since the backup:
-`liangbing sync --reconcile` on each clinic sends those records again (the report says so).
+`liangbing sync --reconcile` on each clinic sends those records again (the report says so). They also
+hold pull cursors up to the current database's last feed position, which the backup's feed never
+reached: the restored feed is renumbered to start after it (`_move_feed_past`), so every clinic pulls
+the restored feed again (items are built when pulled: the current versions) and sees every new item.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.db.engine import DatabaseError, copy_database
+from clinic.db.types import utcnow
 from clinic.owner_only import restrict_database
 from clinic.restore import RestoreError, _companions, _in_use, _move, _self_contained, check_backup_file
 from sync.server.backup import (
@@ -44,6 +48,8 @@ from sync.server.storage import open_server_database
 
 CLINIC_QUERY = "SELECT count(*) FROM institution WHERE is_local"       # a clinic's own file names itself
 NOT_SERVER = "{name} 是村卫生室的数据库备份，不是乡镇服务器的，当前数据库未改动"
+UNKNOWN_FEED_GAP = 1_000_000     # positions skipped when the current database cannot be read
+FEED_MARKER = ("review", "restored", "-")   # a position holder no pull turns into an item (unknown kind)
 RECONCILE = "请在每个村卫生室运行 liangbing sync --reconcile，重新上传备份之后已上传过的记录"
 MAINTENANCE_DATABASES = ("postgres", "template1")
 SESSION_POLLS = 30                       # × 0.1 s
@@ -77,6 +83,36 @@ def restore_server(db: str | Path, source: str | Path, *, dry_run: bool = False)
     if t.is_sqlite:
         return _restore_sqlite(t.path, source, dry_run)
     return _restore_postgresql(t.url, source, dry_run)
+
+
+def _feed_end(engine) -> int | None:
+    """The last feed position of a database, None when it cannot be read."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT coalesce(max(position), 0) FROM sync_feed")).scalar_one()
+    except SQLAlchemyError:
+        return None
+
+
+def _move_feed_past(engine, current_end: int | None) -> None:
+    """Renumber the restored feed so that its positions, and every one appended later, are greater than
+    any cursor a clinic got from the current database."""
+    with engine.begin() as conn:
+        first, last = conn.execute(text("SELECT min(position), coalesce(max(position), 0) FROM sync_feed")).one()
+        end = current_end if current_end is not None else last + UNKNOWN_FEED_GAP
+        if first is not None and first > end:
+            return                                  # already past every cursor
+        offset = max(end, last) + 1
+        if first is not None:
+            conn.execute(text("UPDATE sync_feed SET position = position + :o"), {"o": offset})
+        else:                                       # an empty feed: the next position would be 1
+            stream, kind, entity = FEED_MARKER
+            conn.execute(text("INSERT INTO sync_feed (position, stream, kind, entity_id, target_institution, "
+                              "created_at) VALUES (:p, :s, :k, :e, NULL, :t)"),
+                         {"p": end + 1, "s": stream, "k": kind, "e": entity, "t": utcnow()})
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('sync_feed', 'position'), "
+                              "(SELECT max(position) FROM sync_feed))"))
 
 
 # -- SQLite ------------------------------------------------------------------------------------------
@@ -121,8 +157,17 @@ def _restore_sqlite(path: Path, source: Path, dry_run: bool) -> ServerRestoreRep
         restrict_database(aside)
         report.aside = str(aside)
     try:
+        current_end = None
+        if aside:
+            engine = create_engine(f"sqlite:///{aside}")
+            current_end = _feed_end(engine)
+            engine.dispose()
         copy_database(source, path)
-        open_server_database(path).close()      # migrates an older backup; refuses a newer one
+        db = open_server_database(path)         # migrates an older backup; refuses a newer one
+        try:
+            _move_feed_past(db.engine, current_end)
+        finally:
+            db.close()
     except (DatabaseError, SQLAlchemyError, sqlite3.Error, OSError) as exc:
         for companion in _companions(path):
             companion.unlink(missing_ok=True)
@@ -193,6 +238,15 @@ def _restore_postgresql(url: str, source: Path, dry_run: bool) -> ServerRestoreR
         report = ServerRestoreReport(source, dry_run, _pg_counts(url), _pg_counts(url, fresh))
         if dry_run:
             return report
+        for name in (current, fresh):
+            engine = pg_engine(url, name)
+            try:
+                if name == current:
+                    current_end = _feed_end(engine)
+                else:
+                    _move_feed_past(engine, current_end)
+            finally:
+                engine.dispose()
         aside = f"{current[:40]}_before_restore_{datetime.now():%Y%m%d%H%M%S}"
         admin = _maintenance_engine(url)
         try:

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from clinic.db.models import Institution
+from clinic.db.models import Institution, SyncFeed
 from sync.server import auth
 from sync.server.backup import DailyBackup, backup_server, dashboard_line, last_good_backup, list_server_backups
 from sync.server.cli import main as server_cli
+from sync.server.feed import append
 from sync.server.storage import open_server_database
 from tests.ops.helpers import corrupt
 from tests.sync.helpers import LiveServer, server_process
@@ -268,3 +270,38 @@ def test_a_clinic_backup_is_refused_by_the_server_restore(db, tmp_path):
     code, _, err = run("restore", "--db", str(path), "--from", str(clinic_backup))
     assert code != 0 and "村卫生室的数据库备份" in err
     assert clinic_codes(str(path)) == {"H42070400101"}
+
+
+def feed_positions(url: str) -> list[int]:
+    db = open_server_database(url)
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(SyncFeed.position).order_by(SyncFeed.position)))
+    finally:
+        db.close()
+
+
+def add_feed(url: str, n: int) -> None:
+    db = open_server_database(url)
+    try:
+        with db.session("test", write=True) as s:
+            append(s, [("catalogue", "drug", f"D{i:04d}-{uuid.uuid4().hex[:6]}", None) for i in range(n)])
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("before", [3, 0], ids=["feed", "empty-feed"])
+def test_after_a_restore_new_feed_items_come_after_every_cursor_clinics_hold(server_db_url, tmp_path,
+                                                                           aside_databases, before):
+    """Clinics' pull cursors came from the current database; the backup's feed ends earlier. Items the
+    restored server appends must still be seen: their positions are past every cursor given out."""
+    add_feed(server_db_url, before)
+    backup = backup_server(server_db_url, tmp_path / "backups").backup.path
+    add_feed(server_db_url, 4)
+    handed_out = max(feed_positions(server_db_url))          # the highest cursor a clinic can hold
+    code, _, err = run("restore", "--db", server_db_url, "--from", str(backup))
+    assert code == 0, err
+    restored = feed_positions(server_db_url)
+    assert len(restored) == max(before, 1) and min(restored) > handed_out
+    add_feed(server_db_url, 1)
+    assert max(feed_positions(server_db_url)) > max(restored)
