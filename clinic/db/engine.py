@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clinic.db import audit, outbox
 from clinic.db.models import Institution
-from clinic.owner_only import create_private_file, restrict, restrict_database
+from clinic.owner_only import create_private_file, private_folder, restrict, restrict_database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -231,7 +231,7 @@ def open_database(path: str | Path, *, create: bool = True, migrations: Config |
         raise DatabaseError(f"找不到数据库文件：{path}", path=path)
     if path.exists() and path.is_dir():
         raise DatabaseError(f"{path} 是文件夹，不是数据库文件", path=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)           # a folder made for the database is owner-only too
     if path.exists():
         check_not_empty(path)
         check_readable(path)

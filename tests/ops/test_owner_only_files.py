@@ -148,6 +148,7 @@ def test_a_new_clinic_is_created_where_no_file_exists(tmp_path):
     path = tmp_path / "new" / "clinic.db"
     open_database(path).close()
     assert path.stat().st_size > 0 and path.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
 
 
 def test_the_restore_command_named_in_the_refusal_brings_the_clinic_back(db):
