@@ -55,7 +55,9 @@ def set_policy_setting(session: Session, region: str, key: str, value: str) -> N
     policy = resolve_policy(region, date.today())
     if key not in policy.settings:
         raise ProfileError(f"政策“{policy.name}”没有设置项 {key}")
-    parse_setting(key, value, policy.min_ratio)
+    parsed = parse_setting(key, value, policy.min_ratio)
+    if key == "payment_standard":
+        value = str(parsed)              # 中选价 … stored as its code
     row = session.get(Setting, f"policy.{region}.{key}")
     if row is None:
         session.add(Setting(key=f"policy.{region}.{key}", value=value))

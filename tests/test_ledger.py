@@ -127,3 +127,34 @@ def test_year_ledger_shows_cap_paid_remaining_and_every_entry(tmp_path):
         (date(2025, 12, 1), D("600.00"), False), (date(2026, 1, 5), D("-600.00"), True)]
     (line,) = y2026.diseases
     assert (line.cap, line.fund_paid, line.remaining) == (D("1000"), D("300.00"), D("700.00"))
+
+
+YUNNAN = {"deductible": "0", "secondary_factor": "0.5", "prescription.max_period": "12w",
+          "prescription.refill_window_days": "15", "caps.resident.ordinary": "1000", "caps.resident.severe": "2000",
+          "ratios.resident.1": "0.50", "ratios.resident.2": "0.50", "ratios.resident.3": "0.50"}
+
+
+def _yunnan_purchase(standard):
+    from clinic.settlement.engine import Filing, Item, Purchase
+    return Purchase(date=date(2026, 3, 2), insurance="resident", contribution=None,
+                    filings=(Filing("hypertension", "ordinary", True), Filing("diabetes", "ordinary", False)),
+                    institution_level="1", prescriber_level=None,
+                    items=(Item("D1", "格列美脲片", "diabetes", D(10), D("10.00"), standard),))
+
+
+def test_yunnan_minimum_ratio_holds_for_the_secondary_disease():
+    # 云医保〔2021〕45号 (三) 支付比例不低于50%: the secondary disease's 50 % × 50 % is raised to 50 %.
+    from clinic.policy import resolve_policy
+    from clinic.settlement import settle
+    policy = resolve_policy("yunnan", date(2026, 3, 2), local={"yunnan": YUNNAN})
+    (_, secondary) = settle(policy, _yunnan_purchase(D("10.00"))).by_disease
+    assert (secondary.ratio, secondary.fund_pay) == (D("0.50"), D("50.00"))      # not 0.25 and 25.00
+
+
+def test_yunnan_line_without_a_payment_standard_is_refused():
+    # 云医保〔2021〕45号 (四): every 两病 drug has a standard (中选价 or the platform's purchase price).
+    from clinic.policy import PolicyError, resolve_policy
+    from clinic.settlement import settle
+    policy = resolve_policy("yunnan", date(2026, 3, 2), local={"yunnan": YUNNAN})
+    with pytest.raises(PolicyError, match="格列美脲片 缺少医保支付标准"):
+        settle(policy, _yunnan_purchase(None))

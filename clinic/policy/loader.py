@@ -11,6 +11,7 @@ from pathlib import Path
 from clinic.policy.model import (
     ENTITLEMENT_RULES,
     PAYMENT_STANDARD_SOURCES,
+    PAYMENT_STANDARD_WORDS,
     REQUIRED,
     Policy,
     PolicyError,
@@ -57,6 +58,7 @@ def parse_setting(key: str, raw: object, min_ratio: Decimal | None) -> object:
         return REQUIRED
     label = f"{setting_label(key)}（{key}）"
     if key == "payment_standard":
+        raw = PAYMENT_STANDARD_WORDS.get(str(raw).strip(), str(raw).strip())
         if raw not in PAYMENT_STANDARD_SOURCES:
             choices = "；".join(f"{k}：{v}" for k, v in PAYMENT_STANDARD_SOURCES.items())
             raise PolicyError(f"{label} 无效：{raw!r}（可选 {choices}）")

@@ -28,6 +28,9 @@ PAYMENT_STANDARD_SOURCES = {
     "platform_price": "以省药品集中采购平台实际采购价为支付标准",
     "none": "不设支付标准，按实际价格结算",
 }
+# What an administrator may type instead of the code (设置 screen, `liangbing policy set`).
+PAYMENT_STANDARD_WORDS = {"中选价": "vbp_price", "中选价否则平台价": "vbp_price_else_platform_price",
+                          "平台价": "platform_price", "平台采购价": "platform_price", "无": "none", "不设": "none"}
 
 
 class PolicyError(ValueError):

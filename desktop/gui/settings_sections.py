@@ -47,6 +47,8 @@ def value_format(key: str) -> str:
         return "天数，如 15"
     if key == "prescription.max_period":
         return "如 12w（周）、3m（月）、90d（天）"
+    if key == "payment_standard":
+        return "中选价 / 中选价否则平台价 / 平台价 / 无"
     return ""
 
 

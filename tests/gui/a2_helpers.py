@@ -36,7 +36,9 @@ def make_clinic(path: Path, region: str = "ezhou", diseases=("hypertension",), s
         create_local_institution(s, "H42070400101", "临江乡卫生室", level, region, "H420704001", "临江乡卫生院")
     db.load_local_institution()
     with db.session("admin") as s:
-        for key, value in (settings or {}).items():
+        # The administrator's 支付标准 choice where the document names none (鄂州, 吕梁, 达州).
+        chosen = {"payment_standard": "vbp_price"} if region != "yunnan" else {}
+        for key, value in {**chosen, **(settings or {})}.items():
             set_policy_setting(s, region, key, value)
         add_drugs(s)
         s.add(Drug(code=NIF, generic_name="硝苯地平缓释片", spec="20mg", form="片剂", unit="片", package="30片/盒",

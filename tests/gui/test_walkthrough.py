@@ -69,6 +69,18 @@ def first_run_and_login(qtbot, path, *, region: str = "ezhou") -> Startup:
     return startup
 
 
+def choose_payment_standard(qtbot, window: MainWindow) -> None:
+    """鄂州's document names no 医保支付标准: the administrator chooses its source in 设置 (typed in words)."""
+    window.show_view("settings")
+    policy = window.page("settings").policy
+    qtbot.waitUntil(lambda: policy.view is not None, timeout=20000)
+    assert [row.key for row in policy.view.missing] == ["payment_standard"]
+    policy.set_value("payment_standard", "中选价")
+    with qtbot.waitSignal(policy.loaded, timeout=20000):
+        policy.save_button.click()
+    assert policy.view.missing == [] and "本地设置已齐全" in policy.missing.text()
+
+
 def register_patient(qtbot, window: MainWindow, *, managed: bool = False) -> None:
     """F2 on the patients page; a mistyped number is explained before anything is saved."""
     window.show_view("patients")
@@ -183,6 +195,7 @@ def test_fresh_clinic_register_file_approve_prescribe_dispense_print_and_queue(q
         with ctx.db.session("wangjh") as s:
             stock.receive(s, AMLODIPINE, "A2601", date(2027, 12, 31), Decimal(500), TODAY)
         window.refresh_sync_state()
+        choose_payment_standard(qtbot, window)
 
         register_patient(qtbot, window)
         patient_id = window.patient_page.patient_id

@@ -165,3 +165,25 @@ def test_server_refill_window_is_the_clinics_setting_not_a_default(server, tmp_p
     assert "超过续配窗口 15 天" in flag.detail
     first.db.close()
     second.db.close()
+
+
+def test_township_flags_the_same_medicine_dispensed_under_another_code(server, clinic, tmp_path):
+    # 国家“两病”方案 (十一) 严禁重复配药: judged by generic name + strength + form, not by 医保 code.
+    from clinic import stock
+    other = enrolled_clinic(server, tmp_path / "b.db", "H42070400102")
+    for db, code, spec in ((clinic, "AML-A", "5mg"), (other, "AML-B", "5 mg")):
+        with db.session("admin") as s:
+            s.add(Drug(code=code, generic_name="苯磺酸氨氯地平片", spec=spec, form="片剂", unit="片",
+                       drug_class="antihypertensive", category="甲", retail_price=D("0.50")))
+            s.flush()
+            stock.receive(s, code, "L", date(2030, 1, 1), D(1000), date(2026, 1, 1))
+    [here] = add_patients(clinic, 1)
+    [there] = add_patients(other, 1)
+    sell(clinic, here, "AML-A", date(2026, 3, 1), 30)
+    assert sync_once(clinic).all_acknowledged
+    early = sell(other, there, "AML-B", date(2026, 3, 3), 30)
+    assert sync_once(other).all_acknowledged
+    with server.db.session() as s:
+        [flag] = s.scalars(select(ClaimFlag).where(ClaimFlag.kind == "duplicate_dispense")).all()
+    assert flag.record_id == early.dispense_id and "仍剩 28 天" in flag.detail
+    other.close()
