@@ -193,6 +193,7 @@ def backup_server(db: str | Path, folder: str | Path | None = None, *, kind: str
     """Back up now, check it, rotate the folder; records the outcome in the folder's status file."""
     t, now = target(db), (now or datetime.now()).replace(microsecond=0)
     folder = _folder(t, folder)
+    _remove_stale_partials(t, folder)
     try:
         if t.is_sqlite:
             outcome = _backup_sqlite(t, folder, kind, now)
@@ -203,6 +204,19 @@ def backup_server(db: str | Path, folder: str | Path | None = None, *, kind: str
         raise ServerBackupError(str(exc)) from None
     _write_status(folder, ok=True, at=now, path=outcome.backup.path)
     return outcome
+
+
+def _remove_stale_partials(t: Target, folder: Path) -> None:
+    """Half-written backups a killed process left (a backup in progress is hours younger)."""
+    if not folder.is_dir():
+        return
+    cutoff = datetime.now().timestamp() - EVERY.total_seconds()
+    for partial in folder.glob(f".{t.name}-*{t.suffix}.partial"):
+        try:
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+        except OSError:
+            continue
 
 
 def _backup_sqlite(t: Target, folder: Path, kind: str, now: datetime) -> BackupOutcome:

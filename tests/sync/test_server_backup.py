@@ -305,3 +305,16 @@ def test_after_a_restore_new_feed_items_come_after_every_cursor_clinics_hold(ser
     assert len(restored) == max(before, 1) and min(restored) > handed_out
     add_feed(server_db_url, 1)
     assert max(feed_positions(server_db_url)) > max(restored)
+
+
+def test_a_half_written_backup_left_by_a_killed_process_is_removed(tmp_path):
+    path = tmp_path / "township.db"
+    open_server_database(path).close()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    stale = folder / ".township-20260101-080000-daily.db.partial"
+    stale.write_bytes(b"half")
+    old = (datetime.now() - timedelta(days=2)).timestamp()
+    os.utime(stale, (old, old))
+    backup_server(path, folder)
+    assert not stale.exists() and len(list_server_backups(path, folder)) == 1
