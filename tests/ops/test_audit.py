@@ -73,7 +73,8 @@ def test_export_writes_every_event_to_excel_and_logs_the_export(db, tmp_path):
     sheet = load_workbook(path).active
     values = list(sheet.values)
     assert values[0][:6] == ("时间", "操作人", "机构编码", "对象", "记录编号", "操作")
-    assert len(values) == 1 + len(rows) and {v[3] for v in values[1:]} == {"患者", "机构"}
+    # 设置: the fixture's administrator chose the 支付标准 source (鄂州方案 names none)
+    assert len(values) == 1 + len(rows) and {v[3] for v in values[1:]} == {"患者", "机构", "设置"}
     assert id_number(0) in json.dumps(values, ensure_ascii=False)
     with db.session() as s:
         export = s.scalar(select(AuditEvent).where(AuditEvent.action == "export"))
