@@ -7,11 +7,13 @@ in one transaction; then the receipt (and 附件3 for a new prescription) can be
 from __future__ import annotations
 
 import html
+from datetime import date
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QDateEdit,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -59,6 +61,17 @@ class DispenseDialog(QDialog):
         self.days.setRange(1, 366)
         self.days.setSuffix(" 天")
         self.covers = css_class(QLabel(""), "hint")
+        # 补录: a purchase from a power cut or a paper record, dated back within the clinic's limit
+        # (clinic/dispensing.py refuses beyond it, with the earliest allowed day).
+        self.on = QDateEdit()
+        self.on.setObjectName("purchaseDate")
+        self.on.setDisplayFormat("yyyy-MM-dd")
+        self.on.setCalendarPopup(True)
+        today = ctx.today()
+        self.on.setDateRange(QDate(today.year, today.month, today.day).addDays(-90),
+                             QDate(today.year, today.month, today.day))
+        self.on.setDate(QDate(today.year, today.month, today.day))
+        self.on.setToolTip("默认今天；停电或纸质记录补录时改为实际配药日期（不得超过本机构的补录期限）")
         self.level_label = QLabel("外配处方开具机构级别")
         self.level = QComboBox()
         for code, words in LEVELS.items():
@@ -87,7 +100,8 @@ class DispenseDialog(QDialog):
         self.close_button = QPushButton("取消 (Esc)")
         self._layout()
         self.prescription.currentIndexChanged.connect(self._prescription_changed)
-        for signal in (self.days.valueChanged, self.override.textChanged, self.level.currentIndexChanged):
+        for signal in (self.days.valueChanged, self.override.textChanged, self.level.currentIndexChanged,
+                       self.on.dateChanged):
             signal.connect(self._inputs_changed)
         self.timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self.timer.timeout.connect(self.preview_now)
@@ -108,6 +122,8 @@ class DispenseDialog(QDialog):
         choose.addWidget(QLabel("本次配药"))
         choose.addWidget(self.days)
         choose.addWidget(self.covers)
+        choose.addWidget(QLabel("配药日期"))
+        choose.addWidget(self.on)
         choose.addWidget(self.level_label)
         choose.addWidget(self.level)
         self.scroll = QScrollArea()
@@ -176,7 +192,10 @@ class DispenseDialog(QDialog):
     def _inputs(self) -> tuple:
         choice = self._choice()
         return (choice.id if choice else None, self.days.value(), self.override.text().strip(),
-                self._prescriber_level())
+                self._prescriber_level(), self.purchase_date())
+
+    def purchase_date(self) -> date:
+        return self.on.date().toPython()
 
     def _inputs_changed(self) -> None:
         # Enter in the spin box re-emits an unchanged value; only a real change needs a new preview.
@@ -193,9 +212,9 @@ class DispenseDialog(QDialog):
         if choice is None or self.settlement is not None:
             return
         generation, user, today, days = self._generation, self.ctx.user, self.ctx.today(), self.days.value()
-        reason, level = self.override.text().strip(), self._prescriber_level()
+        reason, level, on = self.override.text().strip(), self._prescriber_level(), self.purchase_date()
         self.ctx.runner.run(lambda: (generation, ops_dispense.preview(
-            self.ctx.db, user, choice.id, days, today, override_reason=reason, prescriber_level=level)),
+            self.ctx.db, user, choice.id, days, today, override_reason=reason, prescriber_level=level, on=on)),
             self._show_preview, self._preview_failed)
 
     def _prescriber_level(self) -> str | None:
@@ -242,16 +261,16 @@ class DispenseDialog(QDialog):
         if choice is None or not self.confirm_button.isEnabled() or self._previewed_generation != self._generation:
             return
         self.confirm_button.setEnabled(False)
-        for widget in (self.prescription, self.days, self.override, self.level):
+        for widget in (self.prescription, self.days, self.override, self.level, self.on):
             widget.setEnabled(False)
         user, today, days = self.ctx.user, self.ctx.today(), self.days.value()
-        reason, level = self.override.text().strip(), self._prescriber_level()
+        reason, level, on = self.override.text().strip(), self._prescriber_level(), self.purchase_date()
         self.status_line.setProperty("class", "hint")
         restyle(self.status_line)
         self.status_line.setText("正在结算…")
         self.status_line.show()
         self.ctx.runner.run(lambda: ops_dispense.confirm(self.ctx.db, user, choice.id, days, today,
-                                                         override_reason=reason, prescriber_level=level),
+                                                         override_reason=reason, prescriber_level=level, on=on),
                             self._confirmed, self._confirm_failed)
 
     def _confirmed(self, done: ops_dispense.Done) -> None:
@@ -273,7 +292,7 @@ class DispenseDialog(QDialog):
         restyle(self.status_line)
         self.status_line.setText(f"未结算（没有保存任何记录）：{exc}" if isinstance(exc, ValueError | PermissionError)
                             else f"结算失败（没有保存任何记录）：{type(exc).__name__}: {exc}")
-        for widget in (self.prescription, self.days, self.override, self.level):
+        for widget in (self.prescription, self.days, self.override, self.level, self.on):
             widget.setEnabled(True)
         self._last_inputs = None            # something changed underneath: preview again
         self._inputs_changed()

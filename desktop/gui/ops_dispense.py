@@ -175,9 +175,9 @@ def _state_before(session, rx: Prescription, on: date) -> dict[str, tuple[Decima
             for line in rx.lines}
 
 
-def _run(session, user: UserInfo, rx: Prescription, days: int, today: date, override_reason: str | None,
+def _run(session, user: UserInfo, rx: Prescription, days: int, on: date, today: date, override_reason: str | None,
          prescriber_level: str | None) -> Settlement:
-    settlement = dispense_and_settle(session, policy_in_force(session, today), rx, today, days=days,
+    settlement = dispense_and_settle(session, policy_in_force(session, on), rx, on, days=days,
                                      dispenser_name=user.display_name, override_reason=override_reason or None,
                                      prescriber_level=prescriber_level, today=today)
     session.flush()
@@ -185,35 +185,36 @@ def _run(session, user: UserInfo, rx: Prescription, days: int, today: date, over
 
 
 def preview(db: Database, user: UserInfo, prescription_id: str, days: int, today: date, *,
-            override_reason: str = "", prescriber_level: str | None = None) -> Preview:
+            override_reason: str = "", prescriber_level: str | None = None, on: date | None = None) -> Preview:
     """Dispense and settle in a transaction that is rolled back: the figures and refusals of the real
-    thing, with nothing stored."""
+    thing, with nothing stored. `on` is the purchase's day when it is a 补录 (default: today)."""
+    on = on or today
     with db.sessions() as s:
         s.info.update(user=user.username, institution_code=db.institution_code)
         try:
             rx = s.get(Prescription, prescription_id)
-            before = _state_before(s, rx, today)
-            used = year_to_date(s, rx.patient_id, today).fund_paid
+            before = _state_before(s, rx, on)
+            used = year_to_date(s, rx.patient_id, on).fund_paid
             try:
-                settlement = _run(s, user, rx, days, today, override_reason, prescriber_level)
+                settlement = _run(s, user, rx, days, on, today, override_reason, prescriber_level)
             except StockShortage as exc:
                 return Preview(refusal=str(exc), shortage=True)
             except REFUSALS as exc:
                 s.rollback()
-                return Preview(refusal=str(exc), first_allowed_on=_first_allowed(s, rx, today))
+                return Preview(refusal=str(exc), first_allowed_on=_first_allowed(s, rx, on))
             return _preview_of(s, rx, settlement, before, used)
         finally:
             s.rollback()
 
 
 def confirm(db: Database, user: UserInfo, prescription_id: str, days: int, today: date, *,
-            override_reason: str = "", prescriber_level: str | None = None) -> Done:
+            override_reason: str = "", prescriber_level: str | None = None, on: date | None = None) -> Done:
     """Dispense, take the stock and store the settlement (queued for upload) in one transaction."""
     require(user.role, "dispense")
     with db.session(user.username) as s:
         rx = s.get(Prescription, prescription_id)
         first = s.scalar(select(Dispense.id).where(Dispense.prescription_id == rx.id).limit(1)) is None
-        settlement = _run(s, user, rx, days, today, override_reason, prescriber_level)
+        settlement = _run(s, user, rx, days, on or today, today, override_reason, prescriber_level)
         return Done(settlement.id, settlement.receipt_no, settlement.total, settlement.fund_pay, settlement.self_pay,
                     rx.id, first)
 

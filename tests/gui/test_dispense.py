@@ -6,7 +6,7 @@ settlement in the history."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -224,3 +224,25 @@ def test_receipt_prints_after_settling(qtbot, clinic, tmp_path):
     assert "“两病”门诊用药结算单" in text and done.args[0].receipt_no in text and "8.40" in text
     wait_idle(qtbot, ctx)
     opened.args[0].close()
+
+
+def test_a_purchase_from_a_power_cut_is_entered_for_its_own_day_within_the_limit(qtbot, clinic):
+    # clinic/dispensing.py: 补录 at most ledger.backdate_days (7) days back; its year's whole ledger counts.
+    from PySide6.QtCore import QDate
+
+    db, patient_id = clinic
+    prescribe(db, patient_id, [(AML, 1, "qd")], on=TODAY - timedelta(days=10))
+    dialog = open_dialog(qtbot, make_ctx(db), patient_id, days=28)
+    with qtbot.waitSignal(dialog.previewed, timeout=10000):
+        dialog.on.setDate(QDate.fromString(str(TODAY - timedelta(days=8)), "yyyy-MM-dd"))
+    assert "早于补录期限：本机构只允许补录 7 天以内" in dialog.refusal.text()
+    assert not dialog.confirm_button.isEnabled()
+    with qtbot.waitSignal(dialog.previewed, timeout=10000):
+        dialog.on.setDate(QDate.fromString(str(TODAY - timedelta(days=5)), "yyyy-MM-dd"))
+    assert dialog.refusal.text() == "" and dialog.confirm_button.isEnabled()
+    with qtbot.waitSignal(dialog.settled, timeout=10000):
+        dialog.confirm()
+    with db.session() as s:
+        [settlement] = s.scalars(select(Settlement)).all()
+        assert settlement.settled_on == TODAY - timedelta(days=5)
+        assert s.get(Dispense, settlement.dispense_id).dispensed_on == TODAY - timedelta(days=5)
