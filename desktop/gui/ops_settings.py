@@ -14,6 +14,7 @@ from pathlib import Path
 
 from clinic.db.engine import Database
 from clinic.db.models import PolicyDocument, Setting
+from clinic.dispensing import backdate_days, set_backdate_days
 from clinic.permissions import require
 from clinic.policy import Policy, all_policies, resolve_policy
 from clinic.policy.loader import load_policy, load_policy_text
@@ -54,6 +55,7 @@ class PolicyView:
     entitlement: str
     notes: tuple[str, ...]
     rows: list[SettingRow]
+    backdate_days: int = 7               # how far back a purchase may be entered (补录), a clinic setting
 
     @property
     def missing(self) -> list[SettingRow]:
@@ -130,7 +132,17 @@ def _view(session, today: date) -> PolicyView:
             rows.append(SettingRow(key, setting_label(key), str(given), "document", False))
     rows.sort(key=lambda r: (r.source == "document", r.source != "missing"))     # what needs doing first
     return PolicyView(policy.id, policy.name, policy.city, policy.effective_from, policy.source,
-                      ENTITLEMENT_RULES.get(policy.entitlement, policy.entitlement), policy.notes, rows)
+                      ENTITLEMENT_RULES.get(policy.entitlement, policy.entitlement), policy.notes, rows,
+                      backdate_days(session))
+
+
+def save_backdate_days(db: Database, user: UserInfo, today: date, days: int) -> PolicyView:
+    """The administrator sets how many days back a purchase may be entered (clinic/dispensing.py)."""
+    require(user.role, "settings.edit")
+    with db.session(user.username) as s:
+        set_backdate_days(s, days)
+        s.flush()
+        return _view(s, today)
 
 
 def policy_view(db: Database, today: date) -> PolicyView:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -153,11 +154,24 @@ class PolicySection(QGroupBox):
         self.save_button.clicked.connect(self.save)
         self.save_button.setEnabled(ctx.can("settings.edit"))
         self.message = message_label("policyMessage")
+        self.backdate = QSpinBox()
+        self.backdate.setObjectName("backdateDays")
+        self.backdate.setRange(0, 90)
+        self.backdate.setSuffix(" 天")
+        self.backdate.setToolTip("停电或纸质记录补录配药时，最多可以补录几天以前的配药（0 = 只能登记当天）")
+        self.backdate_button = QPushButton("保存补录期限")
+        self.backdate_button.setObjectName("saveBackdate")
+        self.backdate_button.clicked.connect(self.save_backdate)
+        for widget in (self.backdate, self.backdate_button):
+            widget.setEnabled(ctx.can("settings.edit"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
         layout.addWidget(self.missing)
         layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("配药补录期限"))
+        bottom.addWidget(self.backdate)
+        bottom.addWidget(self.backdate_button)
         bottom.addWidget(self.message, 1)
         bottom.addWidget(self.save_button)
         layout.addLayout(bottom)
@@ -178,6 +192,7 @@ class PolicySection(QGroupBox):
         else:
             say(self.missing, "本地设置已齐全，可以结算。", "ok")
         editable = self.ctx.can("settings.edit")
+        self.backdate.setValue(view.backdate_days)
         self.table.setColumnHidden(3, not any(row.editable for row in view.rows))
         self.table.setRowCount(len(view.rows))
         for r, row in enumerate(view.rows):
@@ -226,6 +241,12 @@ class PolicySection(QGroupBox):
     def _saved(self, view) -> None:
         self._show(view)
         say(self.message, "本地设置已保存", "ok")
+
+    def save_backdate(self) -> None:
+        days, user, today = self.backdate.value(), self.ctx.user, self.ctx.today()
+        self.ctx.runner.run(lambda: ops_settings.save_backdate_days(self.ctx.db, user, today, days),
+                            lambda view: (self._show(view), say(self.message, f"补录期限已设为 {days} 天", "ok")),
+                            self._rejected)
 
     def _rejected(self, exc: Exception) -> None:
         say(self.message, str(exc))
