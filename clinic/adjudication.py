@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic import catalogue
-from clinic.db.models import Drug, Patient
+from clinic import catalogue, ledger
+from clinic.db.models import DispenseLine, Drug, Institution, Patient, Settlement, SettlementDisease
 from clinic.filings import entitlements
 from clinic.ledger import YearToDate
 from clinic.money import ZERO, cents, fmt
@@ -138,3 +139,25 @@ def check_refund(settlement: dict, diseases: list[dict], original: dict, origina
 
 def cannot_check(exc: PolicyError) -> Finding:
     return Finding("cannot_check", f"服务器无法复核：{exc}")
+
+
+def recheck_stored(session: Session, settlement_id: str, policy: Policy) -> tuple[dict, list[dict], Result]:
+    """Settle a stored settlement of this file again against the ledger as it stood when it was made
+    (the entries of its accounting year recorded before it): the clinic-side twin of the township's
+    check, for tests and audits. Returns (its columns, its disease rows, the recomputed result)."""
+    conn = session.connection()
+    row = dict(conn.execute(select(Settlement.__table__).where(Settlement.id == settlement_id)).one()._mapping)
+    diseases = [dict(d._mapping) for d in conn.execute(
+        select(SettlementDisease.__table__).where(SettlementDisease.settlement_id == settlement_id))]
+    lines = [dict(r._mapping) for r in conn.execute(
+        select(DispenseLine.__table__).where(DispenseLine.dispense_id == row["dispense_id"]))]
+    before = ledger.totals([e for e in ledger.entries(session, row["patient_id"], row["accounting_year"])
+                            if e.receipt_no not in _made_since(session, row)])
+    level = session.get(Institution, row["institution_code"]).level
+    return row, diseases, recompute(session, row, lines, policy, level, before)
+
+
+def _made_since(session: Session, row: dict) -> set[str]:
+    return set(session.scalars(select(Settlement.receipt_no).where(
+        Settlement.patient_id == row["patient_id"], Settlement.accounting_year == row["accounting_year"],
+        Settlement.created_at >= row["created_at"])))

@@ -158,3 +158,17 @@ def test_yunnan_line_without_a_payment_standard_is_refused():
     policy = resolve_policy("yunnan", date(2026, 3, 2), local={"yunnan": YUNNAN})
     with pytest.raises(PolicyError, match="格列美脲片 缺少医保支付标准"):
         settle(policy, _yunnan_purchase(None))
+
+
+def test_clinic_side_recheck_agrees_with_what_was_stored(tmp_path):
+    from clinic.adjudication import compare, recheck_stored
+    from clinic.profile import policy_in_force
+    shop = make_shop(tmp_path / "c.db", diseases=("hypertension", "diabetes"))
+    made = [shop.buy(date(2026, 3, 1), "T1", 100), shop.buy(date(2026, 3, 2), "D1", 80),
+            shop.buy(date(2026, 3, 3), "T2", 100)]
+    with shop.db.session() as s:
+        policy = policy_in_force(s, date(2026, 3, 3))
+        for settlement in made:
+            row, diseases, ours = recheck_stored(s, settlement.id, policy)
+            assert compare(row, diseases, ours) == []
+            assert (ours.fund_pay, ours.self_pay) == (settlement.fund_pay, settlement.self_pay)
