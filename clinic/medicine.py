@@ -51,9 +51,11 @@ def key_of(drug: Drug) -> str:
 def same_medicine_codes(session: Session, drug: Drug) -> set[str]:
     """Every catalogue code that is the same medicine as `drug` (itself included)."""
     key = key_of(drug)
-    # The whole catalogue (a few thousand rows at most): names may be stored with other spacing or
-    # full-width characters, which an equality query would miss.
-    candidates = session.execute(select(Drug.code, Drug.generic_name, Drug.spec, Drug.form)).all()
+    # Names may be stored with other spacing: LIKE with a wildcard between the characters finds those
+    # candidates in SQL (a few rows), and the keys decide.
+    pattern = "%".join(ch for ch in _fold(drug.generic_name) if ch not in "%_\\")
+    candidates = session.execute(select(Drug.code, Drug.generic_name, Drug.spec, Drug.form).where(
+        (Drug.generic_name == drug.generic_name) | Drug.generic_name.ilike(pattern))).all()
     return {drug.code} | {c.code for c in candidates if medicine_key(c.generic_name, c.spec, c.form) == key}
 
 
