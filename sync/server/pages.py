@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from clinic.db.models import ClaimFlag, Institution, SyncDevice, SyncRecordHead, SyncRejection
+from clinic.resources import resources_dir
 from clinic.vocab import DISEASES, INSTITUTION_LEVELS, TIERS
 from sync.server import review, signin
 from sync.server.render import STATIC, render
@@ -29,6 +30,13 @@ COOKIE = signin.COOKIE          # township/access.py reads it from here
 @router.get("/static/pages.css", include_in_schema=False)
 def stylesheet() -> FileResponse:
     return FileResponse(STATIC / "pages.css", media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/static/cjk.ttf", include_in_schema=False)
+def chinese_font() -> FileResponse:
+    """The application's CJK font, for a browser on a PC without one (pages.css names it last)."""
+    return FileResponse(resources_dir() / "fonts" / "DroidSansFallbackFull.ttf", media_type="font/ttf",
+                        headers={"Cache-Control": "max-age=604800"})
 
 
 def _user(request: Request) -> dict | None:

@@ -97,3 +97,61 @@ def test_the_reviewer_approves_a_filing_a_village_submitted(township, browser):
     assert sync_once(east.db).all_acknowledged
     with east.db.session() as s:
         assert s.get(Filing, filing_id).state == "approved"
+
+
+EAST, WEST, SOUTH = "H42070400101", "H42070400202", "H42070400303"
+
+
+def charts_of(driver, village: str) -> dict[str, object]:
+    return {svg.get_attribute("data-chart"): svg for svg in driver.find_elements(
+        By.CSS_SELECTOR, f"table.trends tr[data-village='{village}'] svg.chart")}
+
+
+def label(svg) -> str:
+    return svg.find_element(By.CSS_SELECTOR, "text.latest").text
+
+
+def test_the_dashboard_charts_every_village_over_twelve_months(township, browser):
+    """Figures derived by hand from tests/township/builders.py (as in test_capitation_year_end.py), on
+    31 March YEAR:
+    - 东港 在管患者 7: 签约高血压, 两病患者, 职工重症, 职工补充, 规范管理, 三月新备案, 跨村患者 (三月痊愈 is cured);
+    - 东港 高血压 6 cases (all but 职工重症): latest 血压 132/84 and 128/80 controlled, 150/95 not, three
+      without a reading → 2/6 = 33 %; 糖尿病 2 (两病患者 6.1 controlled, 职工重症 no reading) → 50 %;
+      南岭 has no 跨村患者: 2/5 = 40 %;
+    - fund paid this year by the pilot persons: 东港 2 × 8.40 + 18.00 + 2.70 + 8.40 + 540.00 + 8.40 = 594.30."""
+    url = township.server.url
+    sign_in(browser, url, STAFF)
+    assert not browser.find_elements(By.TAG_NAME, "script")
+    browser.get(f"{url}/township/dashboard?d={YEAR}-03-31")
+    assert "LB CJK" in browser.execute_script("return getComputedStyle(document.body).fontFamily")  # pages.css
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.trends tr[data-village]")
+    assert [r.get_attribute("data-village") for r in rows] == [EAST, WEST, SOUTH]
+    months = [f"{YEAR - 1}-{m:02d}" for m in range(4, 13)] + [f"{YEAR}-{m:02d}" for m in range(1, 4)]
+    for village in (EAST, WEST, SOUTH):
+        charts = charts_of(browser, village)
+        assert set(charts) == {"managed", "blood_pressure", "blood_sugar", "fund"}
+        for svg in charts.values():
+            assert [b.get_attribute("data-month") for b in svg.find_elements(By.CSS_SELECTOR, "rect")] == months
+    east, south = charts_of(browser, EAST), charts_of(browser, SOUTH)
+    assert label(east["managed"]) == "7 人"
+    assert label(east["blood_pressure"]) == "33%（2/6）" and label(south["blood_pressure"]) == "40%（2/5）"
+    assert label(east["blood_sugar"]) == "50%（1/2）"
+    march = east["fund"].find_element(By.CSS_SELECTOR, f"rect[data-month='{YEAR}-03']")
+    assert march.get_attribute("data-value") == "594.30"
+    assert label(east["fund"]).startswith("已付 594.30 · 预算 ")
+
+    # No 常见慢性病 heads entered for YEAR + 1: the budget is 待录入, not 0. Enter them for 东港 on the
+    # settings page: with no 两病 visit yet that year the budget is 2 × 1000 + 1 × 900 = 2900.00.
+    browser.get(f"{url}/township/dashboard?d={YEAR + 1}-02-28")
+    assert label(charts_of(browser, EAST)["fund"]) == "已付 0.00 · 预算 待录入"
+    browser.get(f"{url}/township/settings?year={YEAR + 1}&unit={EAST}")
+    browser.find_element(By.NAME, "chronic_signed").send_keys("2")
+    browser.find_element(By.NAME, "chronic_unsigned").send_keys("1")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/township/settings/inputs'] button").click()
+    assert "已保存" in browser.find_element(By.CLASS_NAME, "msg").text
+    browser.get(f"{url}/township/dashboard?d={YEAR + 1}-02-28")
+    east, west = charts_of(browser, EAST), charts_of(browser, WEST)
+    assert label(east["fund"]) == "已付 0.00 · 预算 2900.00"
+    assert label(west["fund"]) == "已付 0.00 · 预算 待录入"
+    ticks = [t.get_attribute("textContent") for t in east["fund"].find_elements(By.CSS_SELECTOR, "line.budget title")]
+    assert f"{YEAR + 1}年1月：预算 2900.00 元" in ticks and f"{YEAR + 1}年2月：预算 2900.00 元" in ticks

@@ -12,7 +12,7 @@ from clinic.money import cents
 from clinic.reports.table import NOT_ENTERED
 from clinic.township.trends import MonthFigures, Rate, Trends, VillageTrend
 
-SLOT, BAR, PAD = 16, 12, 6            # px per month, bar width, left margin
+SLOT, BAR, PAD = 15, 11, 5             # px per month, bar width, left margin
 TOP, PLOT = 18, 46                    # the label line above, then the bars' height
 HEIGHT = TOP + PLOT + 16              # and the month numbers below
 NAMES = {"managed": "在管患者", "blood_pressure": "血压控制率", "blood_sugar": "血糖控制率", "fund": "基金支付 / 预算"}
@@ -47,6 +47,8 @@ class Chart:
     bars: list[Bar] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     months: list[tuple[float, str]] = field(default_factory=list)     # x, month number
+    years: list[float] = field(default_factory=list)                  # x of a line before each January
+    missing: str = ""                 # printed after the label in the warning colour (待录入)
 
     @property
     def height(self) -> int:
@@ -55,6 +57,10 @@ class Chart:
     @property
     def name(self) -> str:
         return NAMES[self.measure]
+
+    @property
+    def bar_width(self) -> int:
+        return BAR
 
     @property
     def baseline(self) -> int:
@@ -74,6 +80,7 @@ def _y(value: Decimal | float, top: Decimal | float) -> tuple[float, float]:
 def _frame(measure: str, trend: VillageTrend, width: int, label: str, label_css: str = "latest") -> Chart:
     chart = Chart(measure, trend.village.code, width, label, label_css)
     chart.months = [(PAD + i * SLOT + BAR / 2, str(m.month.month)) for i, m in enumerate(trend.months)]
+    chart.years = [PAD + i * SLOT - (SLOT - BAR) / 2 for i, m in enumerate(trend.months) if i and m.month.month == 1]
     return chart
 
 
@@ -102,6 +109,8 @@ def rate_chart(trend: VillageTrend, measure: str) -> Chart:
                                   f"{_month(m)}：无{disease}病例"))
             continue
         y, h = _y(rate.ratio, 1)
+        if h < 1.5:                    # 0 % is measured, unlike a month without cases: keep it visible
+            y, h = TOP + PLOT - 1.5, 1.5
         chart.bars.append(Bar(PAD + i * SLOT, y, h, "bar", f"{m.month:%Y-%m}", f"{rate.ratio:.4f}",
                               f"{_month(m)}：{what}控制 {rate.controlled} / {disease} {rate.cases} 例"
                               f" = {rate.ratio:.0%}"))
@@ -114,9 +123,9 @@ def _money(value: Decimal | None) -> str:
 
 def fund_chart(trend: VillageTrend) -> Chart:
     latest = trend.latest
-    label = f"已付 {_money(latest.fund_paid)} · 预算 {_money(latest.budget)}"
-    css = "latest missing" if latest.budget is None else "latest"
-    chart = _frame("fund", trend, PAD + SLOT * len(trend.months) + 4, label, css)
+    label = f"已付 {_money(latest.fund_paid)} · 预算 " + ("" if latest.budget is None else _money(latest.budget))
+    chart = _frame("fund", trend, PAD + SLOT * len(trend.months) + 4, label)
+    chart.missing = NOT_ENTERED if latest.budget is None else ""
     top = max([m.fund_paid or 0 for m in trend.months] + [m.budget or 0 for m in trend.months] + [1])
     for i, m in enumerate(trend.months):
         x = PAD + i * SLOT
