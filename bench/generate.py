@@ -36,7 +36,8 @@ from clinic.db.types import utcnow
 from clinic.demo.build import DEMO_USERS
 from clinic.demo.records import stock_rows
 from clinic.patients import pinyin_keys
-from clinic.profile import create_local_institution, policy_in_force, set_policy_setting
+from clinic.policy import resolve_policy
+from clinic.profile import create_local_institution, set_policy_setting
 from clinic.users import create_user
 from sync.server.storage import open_server_database
 
@@ -80,8 +81,12 @@ def clinic_tables(rng: random.Random, clinic: Clinic, drugs: list[Drug], patient
     return tables
 
 
+# The clinics' administrators chose 集采中选价 as the 支付标准 (鄂州's document names none).
+EZHOU_LOCAL = {"ezhou": {"payment_standard": "vbp_price"}}
+
+
 def _catalogue(session, today: date):
-    policy = policy_in_force(session, today)
+    policy = resolve_policy("ezhou", today, local=EZHOU_LOCAL)
     drugs = [d for d in session.scalars(select(Drug).where(Drug.active)) if d.drug_class != "other"]
     return policy, drugs, {d.code: payment_standard(d, policy) for d in drugs}
 

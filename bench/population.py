@@ -44,6 +44,10 @@ RX_SUPPLIES = {28: 3, 42: 2, 56: 2, 84: 2}                 # supplies per prescr
 DOSES = [(Decimal(1), "qd"), (Decimal(1), "qd"), (Decimal(1), "bid"), (Decimal("0.5"), "qd")]
 
 
+# The local settings the demo administrator chose, as dispensing records them on each settlement.
+SETTINGS_USED = '{"payment_standard":"vbp_price"}'
+
+
 def bench_patient(rng: random.Random, n: int, today: date) -> dict:
     age = min(95, max(35, round(rng.gauss(65, 11))))
     birth = date(today.year - age, 1, 1) + timedelta(days=rng.randrange(365))
@@ -152,7 +156,8 @@ def _purchase(rng, clinic: Clinic, plan, patient, filings, chosen, rx_id, on, da
     state = "uploaded" if recent else "rejected" if fate < 0.003 else "accepted"
     settlement = plan.add(Settlement, {
         "patient_id": plan.patient_id, "dispense_id": dispense["id"], "settled_on": on,
-        "accounting_year": on.year, "receipt_no": clinic.receipt_no(on), "policy_id": clinic.policy.id,
+        "accounting_year": on.year, "policy_settings": SETTINGS_USED, "receipt_no": clinic.receipt_no(on),
+        "policy_id": clinic.policy.id,
         "insurance": patient["insurance"],
         "contribution": patient["contribution"], "institution_level": clinic.level,
         "prescriber_level": "1" if pharmacy else None, "state": state, "operator_name": "李秀英",

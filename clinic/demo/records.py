@@ -37,6 +37,10 @@ DOSES = [(Decimal(1), "qd"), (Decimal(1), "qd"), (Decimal(1), "bid"), (Decimal("
 RX_DAYS, REFILL_DAYS = 84, 28
 
 
+# The local settings the demo administrator chose, as dispensing records them on each settlement.
+SETTINGS_USED = '{"payment_standard":"vbp_price"}'
+
+
 def seeded_uuid(rng: random.Random) -> str:
     """A version-4 UUID drawn from the demo's seeded generator: reproducible, and 4× faster."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -147,7 +151,7 @@ def _one_purchase(rng, plan, patient, filings, chosen, standards, policy, rx_id,
             "line_total": line.total, "policy_range": line.policy_range, "over_standard": line.over_standard})
     settlement = plan.add(Settlement, {
         "patient_id": plan.patient_id, "dispense_id": dispense["id"], "settled_on": on,
-        "accounting_year": on.year, "receipt_no": "", "policy_id": policy.id,
+        "accounting_year": on.year, "policy_settings": SETTINGS_USED, "receipt_no": "", "policy_id": policy.id,
         "insurance": patient["insurance"], "contribution": patient["contribution"], "institution_level": "1",
         "state": "accepted", "operator_name": "李秀英", **{k: getattr(result, k) for k in AMOUNTS}})
     for pos, d in enumerate(result.by_disease, start=1):
