@@ -3,6 +3,7 @@
     sync_status(db) -> SyncStatus      local only, never touches the network: safe to call often
     check_server(db, timeout=3) -> bool  one quick request: is the township server answering now?
     outbox_problems(db)                 rejected and conflicting records, with the reason to show
+    pull_problems(db)                   pulled items this clinic could not apply: their streams wait
 
 The state lives in the clinic file as `sync.*` settings, written at the end of every pass, so it
 survives restarts and reads the same from any thread.
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic.db.engine import Database
 from clinic.db.models import OutboxEntry, Setting
+from clinic.db.models.exchange import PullRejection
 from clinic.db.outbox import counts_by_status
 from sync import token_store
 from sync.protocol import API
@@ -25,6 +27,7 @@ from sync.transport import RetryPolicy, SyncError, Transport, utc_now
 
 CLOCK_WARNING_SECONDS = 300          # "a skew over a few minutes is shown to the user" (issue 5 "Clock")
 MAX_PROBLEMS_LISTED = 200            # the counts stay exact; the list is for reading
+STREAM_WORDS = {"review": "审核结果", "catalogue": "药品目录", "policies": "政策文件", "usage": "其他机构用量"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,25 @@ class OutboxProblem:
     status: str                     # rejected | conflict
     reason: str
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PullProblem:
+    """A pulled item that could not be applied (sync/pull_apply.py): its stream waits before it and
+    every pass tries it again, so it flows once the township corrects the data."""
+    stream: str
+    kind: str
+    item_id: str
+    reason: str
+    attempts: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+    @property
+    def line(self) -> str:
+        """One line in Chinese for stderr or a list."""
+        return (f"接收受阻：{STREAM_WORDS.get(self.stream, self.stream)}（{self.kind} {self.item_id}）：{self.reason}；"
+                f"此后的内容暂不接收，已尝试 {self.attempts} 次，请乡镇卫生院更正后再同步")
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,8 @@ class SyncStatus:
     server_reachable: bool | None = None   # at the last contact (None: never tried)
     last_contact_at: datetime | None = None
     problems: tuple[OutboxProblem, ...] = field(default=())
+    stuck: int = 0                       # pulled items not applied: their streams wait (pull_problems)
+    pull_problems: tuple[PullProblem, ...] = field(default=())
 
     @property
     def clock_warning(self) -> str | None:
@@ -67,6 +91,8 @@ class SyncStatus:
             text += f" · 被拒收 {self.rejected} 条"
         if self.conflicts:
             text += f" · 版本冲突 {self.conflicts} 条"
+        if self.stuck:
+            text += f" · 接收受阻 {self.stuck} 项"
         return text
 
 
@@ -112,6 +138,22 @@ def outbox_problems(db: Database, limit: int | None = None) -> list[OutboxProble
         return [OutboxProblem(r.record_type, r.record_id, r.status, r.last_error or "", r.updated_at) for r in rows]
 
 
+def pull_problems(db: Database, limit: int | None = MAX_PROBLEMS_LISTED) -> list[PullProblem]:
+    """Open pull rejections, oldest first (at most one per stream)."""
+    table = PullRejection.__table__
+    query = select(table).where(table.c.resolved_at.is_(None)).order_by(table.c.id)
+    with db.session("sync") as s:
+        rows = s.execute(query.limit(limit) if limit else query).all()
+    return [PullProblem(r.stream, r.kind, r.item_id, r.reason, r.attempts, r.first_seen_at, r.last_seen_at)
+            for r in rows]
+
+
+def count_pull_problems(db: Database) -> int:
+    table = PullRejection.__table__
+    with db.session("sync") as s:
+        return s.scalar(select(func.count()).select_from(table).where(table.c.resolved_at.is_(None))) or 0
+
+
 def sync_status(db: Database) -> SyncStatus:
     state = load_settings(db)
     with db.session("sync") as s:
@@ -119,6 +161,7 @@ def sync_status(db: Database) -> SyncStatus:
     skew = state.get("clock_skew_seconds")
     reachable = state.get("server_reachable")
     rejected, conflicts = counts.get("rejected", 0), counts.get("conflict", 0)
+    stuck = count_pull_problems(db)
     return SyncStatus(
         enrolled=bool(state.get("token")), server_url=state.get("server_url") or None,
         last_success_at=_time(state.get("last_success_at")), last_attempt_at=_time(state.get("last_attempt_at")),
@@ -126,7 +169,8 @@ def sync_status(db: Database) -> SyncStatus:
         last_error=state.get("last_error") or None, clock_skew_seconds=float(skew) if skew else None,
         server_reachable=None if not reachable else reachable == "1",
         last_contact_at=_time(state.get("last_contact_at")),
-        problems=tuple(outbox_problems(db, MAX_PROBLEMS_LISTED)) if rejected or conflicts else ())
+        problems=tuple(outbox_problems(db, MAX_PROBLEMS_LISTED)) if rejected or conflicts else (),
+        stuck=stuck, pull_problems=tuple(pull_problems(db)) if stuck else ())
 
 
 def check_server(db: Database, *, timeout: float = 3.0, session: requests.Session | None = None) -> bool:

@@ -1,7 +1,8 @@
 """`liangbing enrol` and `liangbing sync`: connect this clinic to the township server, and run one pass.
 
 `sync` exits 0 when everything is acknowledged, 2 when records are left (pending, rejected by the
-server, or in conflict: listed on stderr), 3 when the server cannot be reached or refused the pass,
+server, or in conflict: listed on stderr) or a pulled item could not be applied (its stream waits:
+listed on stderr, retried by every pass), 3 when the server cannot be reached or refused the pass,
 4 when the device must enrol again.
 """
 
@@ -42,6 +43,7 @@ def run_enrol(args) -> int:
 
 def run_sync(args) -> int:
     from sync.client import outbox_problems, reconcile, sync_once
+    from sync.status import pull_problems
     from sync.transport import NeedsEnrolment, SyncError
 
     db = open_database(args.db, create=False)
@@ -53,10 +55,14 @@ def run_sync(args) -> int:
             return 4 if isinstance(exc, NeedsEnrolment) else 3
         result = sync_once(db, force=True)          # a person asked for it now: no waiting out backoff
         problems = outbox_problems(db)
+        stuck = pull_problems(db, limit=None)
     finally:
         db.close()
+    code = 2 if result.exit_code == 0 and stuck else result.exit_code
     if args.json:
-        print(json.dumps({**result.to_dict(), "requeued": requeued}, ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_dict(), "exit_code": code, "requeued": requeued, "pull_rejections": [
+            {"stream": p.stream, "kind": p.kind, "id": p.item_id, "reason": p.reason, "attempts": p.attempts}
+            for p in stuck]}, ensure_ascii=False, indent=2))
     else:
         print(result.summary)
         if requeued:
@@ -64,6 +70,8 @@ def run_sync(args) -> int:
     for problem in problems:
         word = "被拒收" if problem.status == "rejected" else "版本冲突"
         print(f"{word}：{problem.record_type} {problem.record_id}：{problem.reason}", file=sys.stderr)
+    for problem in stuck:
+        print(problem.line, file=sys.stderr)
     if result.error:
         print(f"liangbing: {result.error}", file=sys.stderr)
-    return result.exit_code
+    return code

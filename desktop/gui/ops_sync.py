@@ -19,6 +19,7 @@ class SyncState:
     pending: int
     problems: int                  # rejected + conflicting records waiting for the doctor
     last_error: str | None
+    stuck: int = 0                 # pulled items not applied: their streams wait (sync/pull_apply.py)
 
     @property
     def summary(self) -> str:
@@ -30,6 +31,8 @@ class SyncState:
         text = f"同步：{state} · 上次成功 {when or '无'} · 待上传 {self.pending} 条"
         if self.problems:
             text += f" · {self.problems} 条需处理"
+        if self.stuck:
+            text += f" · 接收受阻 {self.stuck} 项"
         return text
 
 
@@ -49,7 +52,7 @@ def state(db: Database) -> SyncState:
     if status.last_attempt_at is not None:
         online = status.last_error is None
     return SyncState(status.enrolled, online, status.last_success_at, status.pending,
-                     status.rejected + status.conflicts, status.last_error)
+                     status.rejected + status.conflicts, status.last_error, status.stuck)
 
 
 def run_pass(db: Database, *, force: bool = False) -> SyncState:
