@@ -17,9 +17,10 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinic.db.audit import append_events
 from clinic.db.models import AuditEvent
 from clinic.db.types import utcnow
 from clinic.permissions import require
@@ -128,9 +129,9 @@ def export_audit_xlsx(session: Session, actor_username: str, actor_role: str, pa
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ValueError(f"无法写入 {path}：{exc.strerror or exc}") from None
-    session.execute(insert(AuditEvent.__table__).values(
+    append_events(session.connection(), [dict(          # chained like every event (issue 13)
         at=utcnow(), user_name=actor_username[:40], institution_code=session.info.get("institution_code"),
         entity="audit_event", entity_id=path.name[:40], action="export",
-        changes=json.dumps({"rows": [None, len(rows)], "masked": [None, mask_ids]}, ensure_ascii=False)))
+        changes=json.dumps({"rows": [None, len(rows)], "masked": [None, mask_ids]}, ensure_ascii=False))])
     return path
 

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, select
+from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.backup import BackupError, integrity_problem
+from clinic.db.audit import append_events
 from clinic.db.engine import DatabaseError, _pragmas, copy_database, open_database
-from clinic.db.models import AuditEvent, OutboxEntry
+from clinic.db.models import OutboxEntry
 from clinic.db.outbox import record_server_version
 from clinic.db.records import RECORD_TYPES, TYPE_ORDER, RecordError, parse_record, write_record
 from clinic.db.types import utcnow
@@ -221,11 +222,11 @@ def restore_backup(db_path: str | Path, backup: str | Path, *, user: str = "syst
         with engine.begin() as conn:
             if aside and plan.synced_after:
                 _carry_over(conn, aside, plan, report)
-            conn.execute(insert(AuditEvent.__table__).values(
+            append_events(conn, [dict(                  # chained like every event (issue 13)
                 at=utcnow(), user_name=user[:40], institution_code=institution_code, entity="database",
                 entity_id=backup.name[:40], action="restore", changes=json.dumps(
                     {"from": [None, str(backup)], "aside": [None, str(aside) if aside else None],
-                     "carried": [None, report.carried]}, ensure_ascii=False)))
+                     "carried": [None, report.carried]}, ensure_ascii=False))])
     finally:
         engine.dispose()
     return report

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from clinic.db.models import AuditEvent, LoginGuard, Setting, User
+from clinic.db.models import LoginGuard, Setting, User
 from clinic.db.types import utcnow
 from clinic.permissions import require
 from clinic.vocab import ROLES, check
@@ -86,10 +86,12 @@ def set_lockout_minutes(session: Session, actor_role: str, minutes: object) -> N
 
 
 def _audit(session: Session, conn: Connection, user: str, username: str, action: str, detail: dict) -> None:
-    conn.execute(insert(AuditEvent.__table__).values(
+    from clinic.db.audit import append_events  # the tamper-evident chain (issue 13)
+
+    append_events(conn, [dict(
         at=utcnow(), user_name=user[:40], institution_code=session.info.get("institution_code"),
         entity="user_account", entity_id=username[:40],
-        action=action, changes=json.dumps(detail, ensure_ascii=False)))
+        action=action, changes=json.dumps(detail, ensure_ascii=False))])
 
 
 def _local(moment: datetime) -> str:

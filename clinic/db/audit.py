@@ -2,15 +2,24 @@
 
 Hooked into the session, so no service can forget it. Events are written with a plain INSERT inside
 the same flush, so a change and its audit row commit or roll back together.
+
+Tamper-evident (issue 13): every event carries its place in its clinic's chain (`seq`, 1, 2, …), the
+hash of the previous event and its own sha256 over a canonical serialisation of its fields and that
+previous hash (`event_hash`). `append_events` is the one way to write events: it reads the chain's
+head inside the write transaction (SQLite serialises writers and refuses a write from a stale
+snapshot; PostgreSQL takes an advisory lock per chain), so two writers never fork a chain.
+clinic/audit_chain.py verifies it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from clinic.db.models import AuditEvent, Synced
@@ -18,6 +27,57 @@ from clinic.db.types import utcnow
 
 ENTITY_ID_LENGTH = AuditEvent.__table__.c.entity_id.type.length     # 40: UUIDs fit
 SKIP_FIELDS = {"created_at", "updated_at", "password_hash", "pinyin_full", "pinyin_initials"}
+
+
+GENESIS = "0" * 64                  # the "previous hash" of a chain's first event
+AUDIT = AuditEvent.__table__
+
+
+def _time(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return str(value)
+
+
+def event_hash(row: dict, prev_hash: str) -> str:
+    """sha256 over the event's fields and the previous event's hash, as canonical JSON."""
+    fields = {"seq": row["seq"], "at": _time(row["at"]), "user_name": row["user_name"],
+              "institution_code": row.get("institution_code"), "entity": row["entity"],
+              "entity_id": row["entity_id"], "action": row["action"], "changes": row.get("changes") or "{}",
+              "prev_hash": prev_hash}
+    text_form = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text_form.encode("utf-8")).hexdigest()
+
+
+def chain_head(conn: Connection, institution_code: str | None) -> tuple[int, str]:
+    """(seq, hash) of the chain's last hashed event, or (0, GENESIS); one indexed look-up."""
+    where = AUDIT.c.institution_code.is_(None) if institution_code is None \
+        else AUDIT.c.institution_code == institution_code
+    row = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).where(where, AUDIT.c.hash.is_not(None))
+                       .order_by(AUDIT.c.id.desc()).limit(1)).first()
+    if row is None or not isinstance(row.seq, int):
+        return 0, GENESIS
+    return row.seq, row.hash
+
+
+def append_events(conn: Connection, rows: list[dict]) -> None:
+    """Insert audit events, each chained onto the last one of its institution's chain."""
+    heads: dict[str | None, tuple[int, str]] = {}
+    chained = []
+    for row in rows:
+        code = row.get("institution_code")
+        if code not in heads:
+            if conn.dialect.name == "postgresql":      # one writer per chain at a time
+                key = int.from_bytes(hashlib.sha256(f"audit:{code}".encode()).digest()[:8], "big", signed=True)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            heads[code] = chain_head(conn, code)
+        seq, prev = heads[code]
+        full = {"changes": "{}", "institution_code": None, **row, "seq": seq + 1, "prev_hash": prev}
+        full["hash"] = event_hash(full, prev)
+        heads[code] = (seq + 1, full["hash"])
+        chained.append(full)
+    if chained:
+        conn.execute(insert(AUDIT), chained)
 
 
 def _plain(value: object) -> object:
@@ -87,4 +147,4 @@ def install(session_factory) -> None:
                     "changes": json.dumps(changes, ensure_ascii=False),
                 })
         if rows:
-            session.connection().execute(insert(AuditEvent.__table__), rows)
+            append_events(session.connection(), rows)

@@ -16,8 +16,9 @@ from datetime import date
 from sqlalchemy import select
 
 from clinic.catalogue import load_starter_catalogue, payment_standard
+from clinic.db.audit import append_events
 from clinic.db.engine import Database
-from clinic.db.models import AuditEvent, Drug, Patient, Setting, Settlement
+from clinic.db.models import Drug, Patient, Setting, Settlement
 from clinic.db.types import new_uuid, utcnow
 from clinic.demo.people import fictional_patient
 from clinic.demo.records import PatientPlan, plan_patient, stock_rows
@@ -93,7 +94,7 @@ def _write(db: Database, tables: dict[type, list[dict]], clinic_code: str) -> De
             for start in range(0, len(rows), 20000):
                 s.execute(table.insert(), rows[start:start + 20000])
             summary.counts[table.name] = len(rows)
-        s.execute(AuditEvent.__table__.insert(), [{
+        append_events(s.connection(), [{                 # chained like every event (issue 13)
             "at": now, "user_name": "demo", "institution_code": clinic_code, "entity": table,
             "entity_id": "demo", "action": "insert",
             "changes": json.dumps({"rows": count, "note": "演示数据批量生成"}, ensure_ascii=False)}

@@ -1,5 +1,6 @@
 """`liangbing audit export --db PATH --user ADMIN -o OUT.xlsx [--since D] [--until D] [--mask-ids | --yes]`
-and `liangbing audit show …`: the audit log, for administrators only (clinic/audit_export.py).
+`liangbing audit show …` (both for administrators only, clinic/audit_export.py) and `liangbing audit verify
+--db PATH` (anyone: is the tamper-evident chain intact? clinic/audit_chain.py): the audit log.
 
 The administrator's password is read from the LIANGBING_PASSWORD environment variable or asked for.
 The log holds patients' ID numbers: an export that would contain them stops with a warning unless
@@ -31,6 +32,30 @@ def register(sub) -> None:
         else:
             p.add_argument("--limit", type=int, default=50)
         p.set_defaults(handler=run)
+    check = actions.add_parser("verify", help="核对审计日志是否完整（未被改写、删除或截断）")
+    check.add_argument("--db", required=True)
+    check.set_defaults(handler=verify)
+
+
+def verify(args) -> int:
+    """`liangbing audit verify --db PATH`: 完整：N 条审计记录 (exit 0), or one line per finding (exit 1)."""
+    from clinic.audit_chain import stored_ack
+    from clinic.audit_chain import verify as verify_chain
+    from clinic.db.engine import open_database
+
+    db = open_database(args.db, create=False)
+    try:
+        with db.engine.connect() as conn:
+            report = verify_chain(conn, stored_ack(conn))
+    finally:
+        db.close()
+    if report.intact:
+        print(f"完整：{report.events} 条审计记录")
+        return 0
+    for finding in report.findings:
+        print(finding, file=sys.stderr)
+    print(f"审计日志不完整：共 {report.events} 条记录，发现 {len(report.findings)} 处问题", file=sys.stderr)
+    return 1
 
 
 def _password() -> str:

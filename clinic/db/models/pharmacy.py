@@ -198,3 +198,8 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(40), index=True)
     action: Mapped[str] = mapped_column(String(12))               # insert | update | delete
     changes: Mapped[str] = mapped_column(Text, default="{}")      # JSON {field: [old, new]}
+    # The tamper-evident chain (clinic/db/audit.py): place in the institution's chain, previous hash, own hash.
+    seq: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (Index("ix_audit_event_chain", "institution_code", "id"),)
