@@ -19,7 +19,7 @@ from clinic.db.engine import alembic_config
 from clinic.idcard import check_digit
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 CLINIC = "H42070400101"
 NOW = "2026-03-15 08:30:00.000000"
 # every sample user logs in with this password
@@ -98,7 +98,8 @@ def fill(conn: sqlite3.Connection, revision: str, password_hash: str) -> None:
                                  "insurance": "resident", "institution_level": "1", "total": 1400, "out_of_scope": 0,
                                  "over_standard": 0, "policy_range": 1400, "deductible": 0, "fund_pay": 840,
                                  "over_cap": 0, "self_pay": 560, "major_illness_eligible": 560,
-                                 "state": "settled_offline", "operator_name": "王建华"})
+                                 "state": "settled_offline", "operator_name": "王建华",
+                                 **({"accounting_year": 2026} if revision >= "0006" else {})})
     _insert(conn, "settlement_disease", {"id": SETTLEMENT_ID[:-2] + "c2", "settlement_id": SETTLEMENT_ID, "position": 1,
                                          "disease": "hypertension", "tier": "ordinary", "is_primary": 1,
                                          "policy_range": 1400, "deductible": 0, "ratio": "0.60", "fund_pay": 840,
