@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.db.models import Dispense, Patient, Settlement

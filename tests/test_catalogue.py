@@ -217,7 +217,8 @@ def test_payment_standard_under_yunnan_is_vbp_price_else_platform_price():
 
 def test_payment_standard_unknown_under_yunnan_is_refused_naming_the_drug_and_the_list():
     policy = resolve_policy("yunnan", date(2026, 1, 1))
-    with pytest.raises(PaymentStandardUnknown, match=r"某药片（X）.*省药品集中采购平台实际采购价.*导入省平台挂网药品目录"):
+    refused = r"某药片（X）.*省药品集中采购平台实际采购价.*导入省平台挂网药品目录"
+    with pytest.raises(PaymentStandardUnknown, match=refused):
         payment_standard(drug("X"), policy)
     with pytest.raises(PaymentStandardUnknown, match="中选价"):
         payment_standard(drug("V", vbp=True, platform_price="0.30"), policy)
